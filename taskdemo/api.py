@@ -1,0 +1,198 @@
+"""HTTP and WebSocket routes: the seed's contract (POST /start, POST /reset, WS /ws) and our extensions.
+
+Every route reads and drives the same simulator as the board. Errors are short JSON `detail` texts that name
+what was wrong; no traceback ever reaches a client.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, Any, Literal
+
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, WebSocket
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.websockets import WebSocketDisconnect
+
+from . import protocol
+from .access import token_matches
+from .settings import MAX_DURATION_S, MAX_SEED, MAX_SPEED, MAX_TASKS, RunSettings, Settings, SettingsError
+from .simulator import RunActiveError, Simulator
+
+STREAM_INTERVAL_S = 0.5
+SEND_TIMEOUT_S = 10.0
+
+
+class StartBody(BaseModel):
+    """Settings for the new run. Every field is optional: a missing one keeps the value in force."""
+
+    model_config = ConfigDict(extra='forbid', strict=True, allow_inf_nan=False)
+
+    tasks: int | None = Field(None, ge=1, le=MAX_TASKS, description='number of tasks')
+    failure_rate: float | None = Field(None, ge=0, le=1, description='probability that a task fails')
+    min_duration: float | None = Field(None, gt=0, le=MAX_DURATION_S, description='shortest task, simulated s')
+    max_duration: float | None = Field(None, gt=0, le=MAX_DURATION_S, description='longest task, simulated s')
+    speed: float | None = Field(None, gt=0, le=MAX_SPEED, description='simulated seconds per real second')
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description='makes the run reproducible; null = random')
+
+
+class Message(BaseModel):
+    message: str
+
+
+class StartReply(Message):
+    run_id: int
+    seed: int
+    settings: dict[str, Any]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class TaskEntry(BaseModel):
+    status: Literal['pending', 'in_progress', 'completed', 'failed', 'cancelled', 'interrupted']
+    progress: int
+    error: str | None = None
+
+
+class StatusReply(BaseModel):
+    total: int
+    completed: int
+    failed: int
+    individual: dict[str, TaskEntry]
+    state: Literal['idle', 'running', 'completed', 'cancelled']
+    run_id: int | None
+    progress: float = Field(description='finished tasks over all tasks, 0-100')
+    running: int
+    pending: int
+    cancelled: int
+    started_at: float | None = Field(description='wall clock, seconds since the epoch')
+    elapsed_s: float | None
+    seed: int | None
+    settings: dict[str, Any]
+
+
+CONTROL_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {'model': Problem, 'description': 'a control token is set and this request did not carry it'},
+}
+
+
+def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
+                stream_interval: float = STREAM_INTERVAL_S) -> None:
+    """Add the routes to `app` (the NiceGUI app, or a bare FastAPI app in tests)."""
+    frames = protocol.FrameCache(sim)
+
+    def require_control(authorization: Annotated[str | None, Header()] = None) -> None:
+        if settings.control_token is None:
+            return
+        if authorization is None or not authorization.startswith('Bearer '):
+            raise HTTPException(401, 'This server needs its control token: send "Authorization: Bearer <token>".',
+                                headers={'WWW-Authenticate': 'Bearer'})
+        if not token_matches(authorization.removeprefix('Bearer '), settings.control_token):
+            raise HTTPException(401, 'Wrong control token.', headers={'WWW-Authenticate': 'Bearer'})
+
+    control = [Depends(require_control)]
+
+    @app.post('/start', response_model=StartReply, dependencies=control, tags=['control'],
+              responses={**CONTROL_ERRORS, 409: {'model': Problem, 'description': 'a run is already active'},
+                         422: {'model': Problem, 'description': 'a setting is unknown or out of range'}})
+    def start(body: Annotated[StartBody | None, Body()] = None) -> dict[str, Any]:
+        """Start a run, with the settings in force or those in the body (which then stay in force)."""
+        if sim.active:
+            raise HTTPException(409, _active_detail(sim))
+        new_settings = None
+        if body is not None:
+            try:
+                new_settings = RunSettings.from_mapping(body.model_dump(exclude_unset=True), base=sim.settings)
+            except SettingsError as error:
+                raise HTTPException(422, str(error)) from None
+        try:
+            run = sim.start(new_settings)
+        except RunActiveError:
+            raise HTTPException(409, _active_detail(sim)) from None
+        return {'message': f'{run.settings.tasks} tasks started', 'run_id': run.id, 'seed': run.seed,
+                'settings': run.settings.as_dict()}
+
+    @app.post('/reset', response_model=Message, dependencies=control, tags=['control'], responses=CONTROL_ERRORS)
+    def reset() -> dict[str, str]:
+        """Cancel any active run and put every task back to pending at 0 %."""
+        sim.reset()
+        return {'message': 'Tasks reset'}
+
+    @app.post('/cancel', response_model=Message, dependencies=control, tags=['control'],
+              responses={**CONTROL_ERRORS, 409: {'model': Problem, 'description': 'no run is active'}})
+    def cancel() -> dict[str, str]:
+        """Stop the active run; its unfinished tasks end as cancelled."""
+        run = sim.run
+        if not sim.cancel():
+            raise HTTPException(409, 'No run is active, so there is nothing to cancel.')
+        return {'message': f'Run {run.id} cancelled: {sim.counts.cancelled} tasks cancelled'}
+
+    @app.get('/status', response_model=None, tags=['watch'],
+             responses={200: {'model': StatusReply, 'description': 'the whole state'}})
+    def status() -> dict[str, Any]:
+        """The whole state: a `/ws` frame plus the state of the run."""
+        return protocol.status(sim)
+
+    @app.websocket('/ws')
+    async def stream(websocket: WebSocket, mode: Annotated[str, Query()] = 'full') -> None:
+        """The seed's stream: a full frame at once, then one every 0.5 s. `?mode=changes` sends, after the first
+        full frame, only the tasks changed since the frame before (plus the counters)."""
+        if mode not in {'full', 'changes'}:
+            await websocket.close(code=1008, reason='mode must be "full" or "changes"')
+            return
+        await websocket.accept()
+        closed = asyncio.ensure_future(_wait_closed(websocket))
+        try:
+            version = sim.version
+            await _send(websocket, frames.full())
+            while True:
+                await asyncio.wait({closed}, timeout=stream_interval)
+                if closed.done():
+                    return
+                if mode == 'full':
+                    text = frames.full()
+                else:
+                    changed = sim.changes_since(version)
+                    text = frames.full() if changed is None else protocol.dumps(protocol.changes_frame(sim, changed))
+                version = sim.version
+                await _send(websocket, text)
+        except (WebSocketDisconnect, RuntimeError, asyncio.TimeoutError, OSError):
+            return  # the client went away or stopped reading: drop it
+        finally:
+            closed.cancel()
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Validation errors as one readable `detail` line that names the field."""
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = []
+        for item in error.errors():
+            where = '.'.join(str(part) for part in item.get('loc', ()) if part != 'body') or 'body'
+            problems.append(f'{where}: {item.get("msg", "invalid")}')
+        return JSONResponse({'detail': '; '.join(problems) or 'invalid request'}, status_code=422)
+
+
+def _active_detail(sim: Simulator) -> str:
+    run = sim.run
+    assert run is not None
+    return (f'Run {run.id} is already active ({sim.counts.finished} of {sim.total} tasks finished); '
+            'POST /cancel or /reset first.')
+
+
+async def _send(websocket: WebSocket, text: str) -> None:
+    await asyncio.wait_for(websocket.send_text(text), timeout=SEND_TIMEOUT_S)
+
+
+async def _wait_closed(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends until it goes away."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            message = await websocket.receive()
+            if message['type'] == 'websocket.disconnect':
+                return

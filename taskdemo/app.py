@@ -1,0 +1,61 @@
+"""Wiring: one simulator, its driver, the API and the page, all on NiceGUI's app; `run(settings)` serves them."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.middleware.cors import CORSMiddleware
+from nicegui import app, background_tasks, ui
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .api import install_api, install_error_handlers
+from .driver import Driver
+from .settings import Settings
+from .simulator import Simulator
+from .ui.page import TITLE, create_root
+
+PAGE_PATHS = {'/'}
+
+
+def build(settings: Settings, *, sim: Simulator | None = None, drive: bool = True,
+          stream_interval: float | None = None) -> tuple[Simulator, Callable[[], None]]:
+    """Register everything on NiceGUI's app; returns the simulator and the page's root function.
+
+    Tests pass their own simulator and `drive=False`, and move time themselves with `sim.step(dt)`.
+    """
+    sim = sim or Simulator(settings.run)
+    extra = {} if stream_interval is None else {'stream_interval': stream_interval}
+    install_api(app, sim, settings, **extra)
+    install_error_handlers(app)
+    _answer_unknown_paths_with_404()
+    app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                       allow_methods=['GET', 'POST'], allow_headers=['Authorization', 'Content-Type'])
+    if drive:
+        driver = Driver(sim)
+        app.on_startup(lambda: background_tasks.create(driver.run(), name='taskdemo driver'))
+    return sim, create_root(sim, control_token=settings.control_token)
+
+
+def run(settings: Settings) -> None:
+    _, root = build(settings)
+    ui.run(root, host=settings.host, port=settings.port, native=settings.native, title=TITLE,
+           reload=False, show=False, dark=None, favicon='📊', fastapi_docs=True, show_welcome_message=False)
+
+
+def _answer_unknown_paths_with_404() -> None:
+    """NiceGUI's `ui.run(root)` builds the page for any unknown path; only the board's own path should."""
+    nicegui_404 = app.exception_handlers.get(404)
+    if getattr(nicegui_404, 'taskdemo', False):
+        return  # installed already (tests build the app many times in one process)
+
+    async def not_found(request: Request, error: Exception) -> Response:
+        if request.url.path in PAGE_PATHS and nicegui_404 is not None:
+            return await nicegui_404(request, error)
+        if request.scope.get('endpoint') is not None and isinstance(error, StarletteHTTPException):
+            return await http_exception_handler(request, error)
+        return JSONResponse({'detail': f'Not found: {request.url.path}'}, status_code=404)
+
+    not_found.taskdemo = True  # type: ignore[attr-defined]
+    app.exception_handlers[404] = not_found

@@ -1,0 +1,111 @@
+"""Settings: one frozen dataclass for a run, one for the server, and the rules both are checked by.
+
+The same rules serve the CLI, the TASKDEMO_* environment variables and the HTTP API, so a bad value gets the
+same message wherever it comes from; only the name of the field in that message changes.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+MAX_TASKS = 10_000
+MAX_DURATION_S = 7 * 24 * 3600.0
+MAX_SPEED = 100_000.0
+MAX_SEED = 2**63 - 1
+DEFAULT_CORS_ORIGINS = ('http://localhost:3000',)
+
+
+class SettingsError(ValueError):
+    """A setting had a bad value; `field` is its Python name, `problem` says what is wrong with it."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f'{field_name} {problem}')
+        self.field = field_name
+        self.problem = problem
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """What one run of the simulator is made of. Durations are in simulated seconds."""
+
+    tasks: int = 50
+    failure_rate: float = 0.2
+    min_duration: float = 30.0
+    max_duration: float = 120.0
+    speed: float = 1.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, check in _RUN_CHECKS.items():
+            object.__setattr__(self, name, check(name, getattr(self, name)))
+        if self.min_duration > self.max_duration:
+            raise SettingsError('min_duration', f'must not be greater than the longest duration ({self.max_duration:g})')
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any], *, base: RunSettings | None = None) -> RunSettings:
+        """Settings from a mapping (a JSON body, say): unknown names are an error, missing ones come from `base`."""
+        known = {f.name for f in fields(cls)}
+        for name in values:
+            if name not in known:
+                raise SettingsError(str(name), f'is not a setting (known: {", ".join(sorted(known))})')
+        current = {f.name: getattr(base or cls(), f.name) for f in fields(cls)}
+        return cls(**{**current, **values})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the app is started with."""
+
+    host: str = '127.0.0.1'
+    port: int = 8080
+    native: bool = False
+    run: RunSettings = field(default_factory=RunSettings)
+    cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    control_token: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, 'port', check_int('port', self.port, 0, 65535))
+        if not self.host:
+            raise SettingsError('host', 'must not be empty')
+
+
+def check_int(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise SettingsError(name, f'must be a whole number from {low} to {high}, got {value!r}')
+    if not low <= value <= high:
+        raise SettingsError(name, f'must be a whole number from {low} to {high}, got {value}')
+    return value
+
+
+def check_number(name: str, value: Any, low: float, high: float, *, low_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SettingsError(name, f'must be a number, got {value!r}')
+    value = float(value)
+    if not math.isfinite(value):
+        raise SettingsError(name, f'must be a finite number, got {value}')
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high:
+        bound = f'greater than {low:g}' if low_open else f'at least {low:g}'
+        raise SettingsError(name, f'must be {bound} and at most {high:g}, got {value:g}')
+    return value
+
+
+def _check_seed(name: str, value: Any) -> int | None:
+    return None if value is None else check_int(name, value, 0, MAX_SEED)
+
+
+_RUN_CHECKS = {
+    'tasks': lambda name, value: check_int(name, value, 1, MAX_TASKS),
+    'failure_rate': lambda name, value: check_number(name, value, 0.0, 1.0),
+    'min_duration': lambda name, value: check_number(name, value, 0.0, MAX_DURATION_S, low_open=True),
+    'max_duration': lambda name, value: check_number(name, value, 0.0, MAX_DURATION_S, low_open=True),
+    'speed': lambda name, value: check_number(name, value, 0.0, MAX_SPEED, low_open=True),
+    'seed': _check_seed,
+}

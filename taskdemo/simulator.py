@@ -1,0 +1,336 @@
+"""The model: tasks, runs and the simulator that advances them. No UI here, and the only writer of state.
+
+Time is injected: `step(dt)` advances the active run by `dt` real seconds (the speed setting turns that into
+simulated seconds), and `clock` only stamps the wall-clock start of a run. Randomness is injected too: every
+run draws from its own `random.Random(seed)`, so a run with the same settings and seed is the same run.
+
+The update path is built for 10,000 tasks: a heap holds, per running task, the simulated time at which its
+displayed percent next changes, so a step touches only the tasks that change; the changes of one step are
+emitted once, as one `Change`.
+"""
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from nicegui import Event
+
+from .settings import RunSettings
+
+log = logging.getLogger(__name__)
+
+CHANGE_LOG_LENGTH = 256
+
+
+class TaskStatus(str, Enum):
+    PENDING = 'pending'
+    RUNNING = 'in_progress'  # the seed's wire name
+    COMPLETED = 'completed'
+    FAILED = 'failed'
+    CANCELLED = 'cancelled'
+    INTERRUPTED = 'interrupted'
+
+    @property
+    def finished(self) -> bool:
+        return self in {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+
+
+class RunState(str, Enum):
+    IDLE = 'idle'
+    RUNNING = 'running'
+    COMPLETED = 'completed'
+    CANCELLED = 'cancelled'
+
+
+@dataclass(slots=True)
+class Task:
+    """One task. Only the simulator writes these fields; everybody else reads them."""
+
+    id: int
+    duration: float = 0.0  # simulated seconds from start to 100 %
+    fail_at: int | None = None  # the percent at which this task fails, or None if it succeeds
+    status: TaskStatus = TaskStatus.PENDING
+    progress: int = 0  # whole percent, never goes back
+    started_s: float | None = None  # real seconds since the run started
+    finished_s: float | None = None
+    error: str | None = None
+
+    @property
+    def elapsed_s(self) -> float | None:
+        """Real seconds this task ran (so far, if it is still running: see `Simulator.task_elapsed_s`)."""
+        if self.started_s is None or self.finished_s is None:
+            return None
+        return self.finished_s - self.started_s
+
+
+@dataclass(slots=True)
+class Run:
+    id: int
+    settings: RunSettings
+    seed: int  # the seed actually used (drawn at random when the settings have none)
+    started_at: float  # wall clock, seconds since the epoch
+    elapsed_s: float = 0.0  # real seconds the run has been going
+    state: RunState = RunState.RUNNING
+    finished_s: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in {RunState.COMPLETED, RunState.CANCELLED}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one transition changed: the ids of tasks whose display changed, and whether the run as a whole did
+    (a new run, a reset, a state change). `structure` means every task may have changed, the count included."""
+
+    version: int
+    tasks: frozenset[int] = frozenset()
+    run: bool = False
+    structure: bool = False
+
+
+class RunActiveError(RuntimeError):
+    """A run is already active; it was left untouched."""
+
+
+ProgressFunction = Callable[[Task, float], int]
+
+
+def linear_progress(task: Task, simulated_s: float) -> int:
+    """The simulated job: progress grows evenly from 0 to 100 % over the task's duration."""
+    # the tiny epsilon keeps 0.29999999 from showing as 29 % when the schedule says 30 %
+    return min(100, int(100 * simulated_s / task.duration + 1e-9)) if task.duration > 0 else 100
+
+
+@dataclass
+class Counts:
+    pending: int = 0
+    running: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    interrupted: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.completed + self.failed + self.cancelled
+
+
+_COUNT_FIELD = {
+    TaskStatus.PENDING: 'pending',
+    TaskStatus.RUNNING: 'running',
+    TaskStatus.COMPLETED: 'completed',
+    TaskStatus.FAILED: 'failed',
+    TaskStatus.CANCELLED: 'cancelled',
+    TaskStatus.INTERRUPTED: 'interrupted',
+}
+
+
+class Simulator:
+    """Runs many simulated tasks at once. One instance is shared by every page, the API and the stream."""
+
+    def __init__(self, settings: RunSettings | None = None, *,
+                 clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None,
+                 progress_of: ProgressFunction = linear_progress) -> None:
+        self.settings = settings or RunSettings()
+        self.run: Run | None = None
+        self.tasks: list[Task] = []
+        self.counts = Counts()
+        self.version = 0
+        self.changed: Event[Change] = Event()
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._progress_of = progress_of
+        self._due: list[tuple[float, int]] = []  # (simulated seconds of the next display change, task id)
+        self._log: deque[Change] = deque(maxlen=CHANGE_LOG_LENGTH)
+        self._runs_started = 0
+        self._set_tasks(self.settings.tasks)
+
+    # ---- reading ----------------------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> RunState:
+        return self.run.state if self.run else RunState.IDLE
+
+    @property
+    def active(self) -> bool:
+        return self.state == RunState.RUNNING
+
+    @property
+    def total(self) -> int:
+        return len(self.tasks)
+
+    @property
+    def percent(self) -> float:
+        """Finished tasks (completed, failed or cancelled) over all tasks, 0-100."""
+        return 100.0 * self.counts.finished / self.total if self.tasks else 0.0
+
+    def task_elapsed_s(self, task: Task) -> float | None:
+        """Real seconds the task has run, up to now for a running task."""
+        if task.started_s is None:
+            return None
+        end = task.finished_s if task.finished_s is not None else (self.run.elapsed_s if self.run else 0.0)
+        return end - task.started_s
+
+    def changes_since(self, version: int) -> set[int] | None:
+        """Ids of the tasks changed after `version`; None when that is too long ago or the structure changed."""
+        if version == self.version:
+            return set()
+        if not self._log or self._log[0].version > version + 1:
+            return None
+        ids: set[int] = set()
+        for change in self._log:
+            if change.version > version:
+                if change.structure:
+                    return None
+                ids |= change.tasks
+        return ids
+
+    # ---- control ----------------------------------------------------------------------------------------------
+
+    def start(self, settings: RunSettings | None = None) -> Run:
+        """Start a new run with `settings` (which then stay in force) or the settings in force.
+
+        A finished run is replaced by the new one; an active run raises RunActiveError and is left untouched.
+        """
+        if self.active:
+            raise RunActiveError(f'run {self.run.id} is still running; cancel or reset it first')
+        if settings is not None:
+            self.settings = settings
+        seed = self.settings.seed if self.settings.seed is not None else self._rng.randrange(2**32)
+        self._runs_started += 1
+        self.run = Run(id=self._runs_started, settings=self.settings, seed=seed, started_at=self._clock())
+        self._set_tasks(self.settings.tasks)
+        rng = random.Random(seed)
+        for task in self.tasks:
+            # draw the same numbers for every task whatever the settings, so that a seed picks the same durations
+            # at another failure rate
+            task.duration = rng.uniform(self.settings.min_duration, self.settings.max_duration)
+            fail_point = rng.randint(1, 99)
+            task.fail_at = fail_point if rng.random() < self.settings.failure_rate else None
+            self._begin(task)
+        self._emit(structure=True)
+        self.step(0.0)  # zero-length tasks finish at once
+        return self.run
+
+    def reset(self) -> None:
+        """Cancel any active run and put every task back to pending at 0 %."""
+        self.run = None
+        self._set_tasks(self.settings.tasks)
+        self._emit(structure=True)
+
+    def cancel(self) -> bool:
+        """Stop the active run: unfinished tasks end as cancelled. Returns False when no run was active."""
+        if not self.active:
+            return False
+        changed = set()
+        for task in self.tasks:
+            if not task.status.finished:
+                self._finish(task, TaskStatus.CANCELLED)
+                changed.add(task.id)
+        self._due.clear()
+        self._end_run(RunState.CANCELLED)
+        self._emit(tasks=changed, run=True)
+        return True
+
+    def step(self, dt: float) -> None:
+        """Advance the active run by `dt` real seconds. Does nothing when no run is active."""
+        run = self.run
+        if run is None or run.state != RunState.RUNNING:
+            return
+        run.elapsed_s += max(dt, 0.0)
+        now = run.elapsed_s * run.settings.speed
+        due = []
+        while self._due and self._due[0][0] <= now:
+            due.append(heapq.heappop(self._due)[1])
+        changed = set()
+        for task_id in due:
+            task = self.tasks[task_id]
+            if self._advance(task, now):
+                changed.add(task_id)
+        run_changed = False
+        if self.counts.finished == self.total:
+            self._end_run(RunState.COMPLETED)
+            run_changed = True
+        if changed or run_changed:
+            self._emit(tasks=changed, run=run_changed)
+
+    # ---- transitions ------------------------------------------------------------------------------------------
+
+    def _advance(self, task: Task, now: float) -> bool:
+        """Bring one running task up to simulated time `now`; returns whether its display changed.
+
+        Whatever goes wrong inside one task's update fails that task alone, never the step or the others.
+        """
+        run = self.run
+        assert run is not None
+        before = task.progress
+        try:
+            simulated_s = now - task.started_s * run.settings.speed
+            percent = max(task.progress, min(100, int(self._progress_of(task, simulated_s))))
+        except Exception as error:  # noqa: BLE001 (isolating any error of one task is the point)
+            log.warning('task %d failed in its update: %r', task.id, error)
+            self._finish(task, TaskStatus.FAILED, error=f'{type(error).__name__}: {error}')
+            return True
+        if task.fail_at is not None and percent >= task.fail_at:
+            task.progress = task.fail_at
+            seconds = task.fail_at / 100 * task.duration
+            self._finish(task, TaskStatus.FAILED, error=(
+                f'Simulated failure for task {task.id} at {task.fail_at}% '
+                f'({seconds:.1f} s into {task.duration:.1f} s)'))
+            return True
+        task.progress = percent
+        if percent >= 100:
+            self._finish(task, TaskStatus.COMPLETED)
+            return True
+        self._schedule(task)
+        return percent != before
+
+    def _begin(self, task: Task) -> None:
+        assert self.run is not None
+        self._count(task, TaskStatus.RUNNING)
+        task.started_s = self.run.elapsed_s
+        self._schedule(task)
+
+    def _schedule(self, task: Task) -> None:
+        assert self.run is not None and task.started_s is not None
+        start = task.started_s * self.run.settings.speed
+        next_change = start + (task.progress + 1) / 100 * task.duration
+        heapq.heappush(self._due, (next_change, task.id))
+
+    def _finish(self, task: Task, status: TaskStatus, *, error: str | None = None) -> None:
+        assert self.run is not None
+        self._count(task, status)
+        task.finished_s = self.run.elapsed_s
+        task.error = error
+
+    def _count(self, task: Task, status: TaskStatus) -> None:
+        counts = self.counts
+        setattr(counts, _COUNT_FIELD[task.status], getattr(counts, _COUNT_FIELD[task.status]) - 1)
+        setattr(counts, _COUNT_FIELD[status], getattr(counts, _COUNT_FIELD[status]) + 1)
+        task.status = status
+
+    def _end_run(self, state: RunState) -> None:
+        assert self.run is not None
+        self.run.state = state
+        self.run.finished_s = self.run.elapsed_s
+
+    def _set_tasks(self, count: int) -> None:
+        self.tasks = [Task(id=i) for i in range(count)]
+        self.counts = Counts(pending=count)
+        self._due.clear()
+
+    def _emit(self, *, tasks: set[int] | frozenset[int] = frozenset(), run: bool = False,
+              structure: bool = False) -> None:
+        self.version += 1
+        change = Change(version=self.version, tasks=frozenset(tasks), run=run or structure, structure=structure)
+        self._log.append(change)
+        self.changed.emit(change)
+

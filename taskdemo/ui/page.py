@@ -1,0 +1,57 @@
+"""The page: `create_root(sim)` makes the function NiceGUI calls for every visitor. Each visitor gets a `Board`
+that subscribes to the simulator's changes (unsubscribed with the tab) and redraws only what changed."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from nicegui import ui
+
+from ..simulator import Change, RunState, Simulator
+from .controls import RunControls
+from .grid import TaskGrid
+from .progress import RunProgress
+from .summary import RunSummary, summary_line
+
+TITLE = 'Task Processing Simulator'
+CSS = (Path(__file__).parent / 'board.css').read_text()
+
+
+def create_root(sim: Simulator, *, control_token: str | None = None) -> Callable[[], None]:
+    def root() -> None:
+        Board(sim, control_token=control_token)
+    return root
+
+
+class Board:
+    def __init__(self, sim: Simulator, *, control_token: str | None = None) -> None:
+        self._sim = sim
+        self._shown_state = sim.state
+        ui.page_title(TITLE)
+        ui.add_css(CSS)
+        ui.query('.nicegui-content').classes('max-w-screen-xl mx-auto')
+        with ui.row().classes('w-full items-center justify-between gap-2'):
+            ui.label(TITLE).classes('text-2xl font-bold').props('role=heading aria-level=1')
+            self.controls = RunControls(sim, control_token=control_token)
+        self.progress = RunProgress(sim)
+        self.grid = TaskGrid(sim)
+        self.summary = RunSummary(sim)
+        sim.changed.subscribe(self.on_change)
+
+    def on_change(self, change: Change) -> None:
+        if change.structure:
+            self.grid.rebuild()
+        else:
+            self.grid.update(change.tasks)
+        self.progress.update()
+        if change.run:
+            self.controls.update()
+            self.summary.update()
+            self._announce_end()
+
+    def _announce_end(self) -> None:
+        state = self._sim.state
+        if state != self._shown_state and state in {RunState.COMPLETED, RunState.CANCELLED}:
+            ok = self._sim.counts.failed == 0 and state == RunState.COMPLETED
+            ui.notify(summary_line(self._sim), type='positive' if ok else 'warning', timeout=8000)
+        self._shown_state = state

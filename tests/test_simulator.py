@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import pytest
+
+from taskdemo.simulator import Change, RunActiveError, RunState, Simulator, Task, TaskStatus, linear_progress
+
+from .helpers import finish
+
+
+def states(sim: Simulator) -> list[tuple[str, int, str | None]]:
+    return [(task.status.value, task.progress, task.error) for task in sim.tasks]
+
+
+def assert_counts_match(sim: Simulator) -> None:
+    counts = sim.counts
+    by_status = {status: sum(task.status == status for task in sim.tasks) for status in TaskStatus}
+    assert (counts.pending, counts.running, counts.completed, counts.failed, counts.cancelled) == (
+        by_status[TaskStatus.PENDING], by_status[TaskStatus.RUNNING], by_status[TaskStatus.COMPLETED],
+        by_status[TaskStatus.FAILED], by_status[TaskStatus.CANCELLED])
+
+
+def test_a_new_simulator_is_idle_with_every_task_pending(sim):
+    assert sim.state == RunState.IDLE
+    assert sim.total == 50
+    assert {task.status for task in sim.tasks} == {TaskStatus.PENDING}
+    assert sim.percent == 0
+
+
+def test_start_sets_every_task_running_and_stamps_the_wall_clock(sim, clock):
+    run = sim.start()
+    assert run.started_at == clock.now
+    assert sim.counts.running == 50 and sim.counts.pending == 0
+    assert all(30 <= task.duration <= 120 for task in sim.tasks)
+
+
+def test_a_run_ends_with_every_task_completed_or_failed_and_counters_agree_at_every_step(sim):
+    sim.start()
+    last_progress = [0] * sim.total
+    while sim.active:
+        sim.step(0.7)
+        assert_counts_match(sim)
+        progress = [task.progress for task in sim.tasks]
+        assert all(now >= before for now, before in zip(progress, last_progress, strict=True)), 'progress went back'
+        last_progress = progress
+    assert sim.state == RunState.COMPLETED
+    assert sim.counts.completed + sim.counts.failed == 50
+    assert sim.percent == 100
+    assert all(task.progress == 100 for task in sim.tasks if task.status == TaskStatus.COMPLETED)
+    assert sim.run.finished_s <= 120.5
+
+
+def test_tasks_take_their_duration_in_real_time_divided_by_speed(make_sim):
+    sim = make_sim(min_duration=120, max_duration=120, speed=60, failure_rate=0)
+    sim.start()
+    sim.step(1.9)
+    assert sim.counts.running == sim.total and all(task.progress == 95 for task in sim.tasks)
+    sim.step(0.1)
+    assert sim.counts.completed == sim.total and sim.state == RunState.COMPLETED
+
+
+def test_the_same_seed_gives_exactly_the_same_run(make_sim):
+    outcomes = []
+    for _ in range(2):
+        sim = make_sim(seed=42)
+        sim.start()
+        finish(sim, dt=1.3)
+        outcomes.append((states(sim), [task.duration for task in sim.tasks], sim.run.finished_s))
+    assert outcomes[0] == outcomes[1]
+    other = make_sim(seed=43)
+    other.start()
+    finish(other, dt=1.3)
+    assert states(other) != outcomes[0][0]
+
+
+def test_a_run_without_a_seed_records_the_one_it_drew_so_it_can_be_repeated(make_sim):
+    first = make_sim()
+    run = first.start()
+    finish(first)
+    again = make_sim(seed=run.seed)
+    again.start()
+    finish(again)
+    assert states(again) == states(first)
+
+
+def test_failure_rate_zero_never_fails_and_one_always_fails_saying_where(make_sim):
+    none_fail = make_sim(failure_rate=0, seed=1)
+    none_fail.start()
+    finish(none_fail)
+    assert none_fail.counts.completed == 50
+
+    all_fail = make_sim(failure_rate=1, seed=1)
+    all_fail.start()
+    finish(all_fail)
+    assert all_fail.counts.failed == 50
+    for task in all_fail.tasks:
+        assert 1 <= task.progress <= 99, 'a task fails at a random point of its run'
+        assert task.error.startswith(f'Simulated failure for task {task.id} at {task.progress}% (')
+
+
+def test_about_the_failure_rate_fails_over_many_tasks(make_sim):
+    sim = make_sim(tasks=5000, failure_rate=0.2, seed=3)
+    sim.start()
+    finish(sim, dt=5)
+    assert 900 <= sim.counts.failed <= 1100
+
+
+def test_an_exception_in_one_task_fails_that_task_only_and_the_run_goes_on(clock):
+    def faulty(task: Task, simulated_s: float) -> int:
+        if task.id == 7 and simulated_s > 10:
+            raise ZeroDivisionError('the sensor of task 7 broke')
+        return linear_progress(task, simulated_s)
+
+    from taskdemo.settings import RunSettings
+    sim = Simulator(RunSettings(tasks=20, failure_rate=0, seed=5), clock=clock, progress_of=faulty)
+    sim.start()
+    finish(sim, dt=1)
+    assert sim.tasks[7].status == TaskStatus.FAILED
+    assert sim.tasks[7].error == 'ZeroDivisionError: the sensor of task 7 broke'
+    assert [task.id for task in sim.tasks if task.status == TaskStatus.FAILED] == [7]
+    assert sim.counts.completed == 19 and sim.state == RunState.COMPLETED
+
+
+def test_one_step_emits_one_change_naming_only_the_tasks_whose_percent_moved(make_sim):
+    sim = make_sim(tasks=10, min_duration=100, max_duration=100, failure_rate=0, seed=1)
+    changes: list[Change] = []
+    sim.changed.subscribe(changes.append)
+    sim.start()
+    assert changes[-1].structure
+    sim.step(0.5)  # half of one percent: nothing shows a new number
+    assert len(changes) == 1
+    sim.step(0.5)
+    assert len(changes) == 2 and changes[-1].tasks == frozenset(range(10)) and not changes[-1].run
+
+
+def test_changes_since_collects_the_tasks_changed_after_a_version(make_sim):
+    sim = make_sim(tasks=3, seed=2, failure_rate=0)
+    sim.start()
+    version = sim.version
+    assert sim.changes_since(version) == set()
+    sim.step(1.5)
+    assert sim.changes_since(version) == {0, 1, 2}
+    assert sim.changes_since(version - 1) is None, 'the start rebuilt everything: a full frame is needed'
+
+
+def test_cancel_ends_unfinished_tasks_as_cancelled_and_keeps_finished_ones(make_sim):
+    sim = make_sim(seed=9)
+    sim.start()
+    sim.step(60)
+    finished_before = {task.id: task.status for task in sim.tasks if task.status.finished}
+    assert finished_before and sim.cancel()
+    assert sim.state == RunState.CANCELLED
+    assert all(sim.tasks[i].status == status for i, status in finished_before.items())
+    assert sim.counts.cancelled == 50 - len(finished_before) and sim.counts.running == 0
+    sim.step(500)
+    assert sim.counts.cancelled == 50 - len(finished_before), 'a cancelled run stays put'
+    assert not sim.cancel(), 'nothing left to cancel'
+
+
+def test_reset_during_a_run_puts_every_task_back_to_pending(sim):
+    sim.start()
+    sim.step(50)
+    sim.reset()
+    assert sim.state == RunState.IDLE and sim.run is None
+    assert all(task.status == TaskStatus.PENDING and task.progress == 0 for task in sim.tasks)
+    sim.step(50)
+    assert sim.counts.pending == 50
+
+
+def test_start_while_a_run_is_active_is_refused_and_the_run_untouched(sim):
+    run = sim.start()
+    sim.step(10)
+    before = states(sim)
+    with pytest.raises(RunActiveError):
+        sim.start()
+    assert sim.run is run and states(sim) == before
+
+
+def test_a_finished_run_can_be_started_over_with_new_settings(sim):
+    from taskdemo.settings import RunSettings
+    sim.start()
+    finish(sim)
+    run = sim.start(RunSettings(tasks=8, seed=1))
+    assert run.id == 2 and sim.total == 8 and sim.counts.running == 8
+    assert sim.settings.tasks == 8, 'the new settings stay in force'
+
+
+def test_a_huge_step_finishes_a_run_at_once(make_sim):
+    sim = make_sim(tasks=1000, seed=4)
+    sim.start()
+    sim.step(10_000)
+    assert sim.state == RunState.COMPLETED and sim.counts.finished == 1000
