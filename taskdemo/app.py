@@ -17,6 +17,20 @@ from .simulator import Simulator
 from .ui.page import TITLE, create_root
 
 PAGE_PATHS = {'/'}
+API_DOCS = {
+    'title': 'taskdemo API',
+    'version': '0.1.0',
+    'description': (
+        'The seed\'s contract, served beside the board: `POST /start`, `POST /reset` and the WebSocket `/ws`, '
+        'plus `GET /status` and `POST /cancel`.\n\n'
+        '**WebSocket `/ws`** (not listed below: OpenAPI does not describe WebSockets) sends a JSON frame at once '
+        'on connect and then every 0.5 s: `{"total", "completed", "failed", "individual": {"0": {"status", '
+        '"progress", "error"?}, ...}}`. With `/ws?mode=changes` every frame after the first holds only the tasks '
+        'that changed since the frame before, plus the counters and `"mode": "changes"`.\n\n'
+        'When the server runs with a control token, `/start`, `/reset` and `/cancel` need '
+        '`Authorization: Bearer <token>`.'
+    ),
+}
 
 
 def build(settings: Settings, *, sim: Simulator | None = None, drive: bool = True,
@@ -41,7 +55,7 @@ def build(settings: Settings, *, sim: Simulator | None = None, drive: bool = Tru
 def run(settings: Settings) -> None:
     _, root = build(settings)
     ui.run(root, host=settings.host, port=settings.port, native=settings.native, title=TITLE,
-           reload=False, show=False, dark=None, favicon='📊', fastapi_docs=True, show_welcome_message=False)
+           reload=False, show=False, dark=None, favicon='📊', fastapi_docs=API_DOCS, show_welcome_message=False)
 
 
 def _answer_unknown_paths_with_404() -> None:

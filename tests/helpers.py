@@ -23,3 +23,11 @@ def finish(sim: Simulator, *, seconds: float = 1_000.0, dt: float = 0.5) -> None
     while sim.active and elapsed < seconds:
         sim.step(dt)
         elapsed += dt
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for a real server: without pytest's variables, which make NiceGUI think it is under test."""
+    import os
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(('PYTEST_', 'NICEGUI_', 'TASKDEMO_'))}
+    return {**env, **extra}

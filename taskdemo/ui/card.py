@@ -38,8 +38,9 @@ def card_view(task: Task, elapsed_s: float | None) -> CardView:
     percent = f'{task.progress}%' if status in {TaskStatus.RUNNING, TaskStatus.INTERRUPTED} else ''
     bar = f'<span class="task-bar"><span style="width:{task.progress}%"></span></span>' if percent else ''
     html = (
-        f'<span class="task-num">#{task.id}</span>'
-        f'<span class="task-state"><span class="task-icon" aria-hidden="true">{ICONS[status]}</span> {word}</span>'
+        f'<span class="task-head"><span class="task-num">#{task.id}</span>'
+        f'<span class="task-icon" aria-hidden="true">{ICONS[status]}</span></span>'
+        f'<span class="task-state">{word}</span>'
         f'<span class="task-pct">{percent}</span>{bar}'
     )
     return CardView(html=html, classes=f'task-card task-{status.value}', title=card_title(task, elapsed_s))

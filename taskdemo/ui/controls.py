@@ -22,8 +22,7 @@ class RunControls:
         self.unlocked = control_token is None
         with ui.row().classes('items-center gap-2'):
             self._start = ui.button(START_LABELS[RunState.IDLE], on_click=self.start).mark('start')
-            self._cancel = ui.button('Cancel', on_click=self.cancel, color='negative').props('outline') \
-                .mark('cancel')
+            self._cancel = ui.button('Cancel', on_click=self.cancel, color='negative').mark('cancel')
         if not self.unlocked:
             with ui.row().classes('items-center gap-2') as self._lock_row:
                 ui.label('Watching only: enter the control token to start or stop runs.').classes('text-sm')

@@ -1,0 +1,198 @@
+"""The HTTP API on a bare FastAPI app: the seed's contract, our extensions, and bad input that changes nothing."""
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+
+from taskdemo.api import install_api, install_error_handlers
+from taskdemo.settings import Settings
+from taskdemo.simulator import RunState, Simulator
+
+
+def make_app(sim: Simulator, **settings) -> FastAPI:
+    app = FastAPI()
+    install_api(app, sim, Settings(**settings), stream_interval=0.02)
+    install_error_handlers(app)
+    return app
+
+
+@pytest.fixture
+async def client(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(make_app(sim)), base_url='http://test') as client:
+        yield client
+
+
+def snapshot(sim: Simulator) -> tuple:
+    return (sim.state, sim.run.id if sim.run else None, sim.settings,
+            [(task.status, task.progress, task.duration) for task in sim.tasks])
+
+
+async def test_post_start_without_a_body_starts_every_task_as_the_seed_does(client, sim):
+    response = await client.post('/start')
+    assert response.status_code == 200
+    assert response.json()['message'] == '50 tasks started'
+    assert sim.state == RunState.RUNNING and sim.counts.running == 50
+
+
+async def test_post_start_while_running_answers_409_and_leaves_the_run_alone(client, sim):
+    await client.post('/start')
+    sim.step(30)
+    before = snapshot(sim)
+    response = await client.post('/start', json={'tasks': 3})
+    assert response.status_code == 409
+    assert 'already active' in response.json()['detail']
+    assert snapshot(sim) == before
+
+
+async def test_post_start_with_settings_uses_them_and_keeps_them_in_force(client, sim):
+    response = await client.post('/start', json={'tasks': 5, 'seed': 3, 'speed': 10, 'failure_rate': 0})
+    assert response.status_code == 200
+    body = response.json()
+    assert body['message'] == '5 tasks started' and body['seed'] == 3 and body['settings']['tasks'] == 5
+    assert sim.total == 5 and sim.settings.speed == 10
+    sim.step(13)
+    assert sim.state == RunState.COMPLETED and sim.counts.completed == 5
+
+
+BAD_BODIES: list[tuple[str, str]] = [
+    ('{"tasks": 0}', 'tasks'),
+    ('{"tasks": 10001}', 'tasks'),
+    ('{"tasks": "5"}', 'tasks'),
+    ('{"tasks": 2.5}', 'tasks'),
+    ('{"tasks": true}', 'tasks'),
+    ('{"tasks": 100000000000000000000000000000}', 'tasks'),
+    ('{"failure_rate": 1.5}', 'failure_rate'),
+    ('{"failure_rate": NaN}', 'failure_rate'),
+    ('{"failure_rate": Infinity}', 'failure_rate'),
+    ('{"speed": -1}', 'speed'),
+    ('{"speed": 0}', 'speed'),
+    ('{"min_duration": 1e400}', 'min_duration'),
+    ('{"min_duration": 100, "max_duration": 10}', 'min_duration'),
+    ('{"seed": -4}', 'seed'),
+    ('{"bogus": 1}', 'bogus'),
+    ('[]', 'body'),
+    ('"fifty"', 'body'),
+    ('{"tasks": 5', 'JSON'),
+    ('{"tasks": {"nested": [1, 2, 3]}}', 'tasks'),
+]
+
+
+@pytest.mark.parametrize(('body', 'named'), BAD_BODIES)
+async def test_bad_start_settings_answer_422_naming_the_field_and_change_nothing(client, sim, body, named):
+    before = snapshot(sim)
+    response = await client.post('/start', content=body, headers={'Content-Type': 'application/json'})
+    assert response.status_code == 422, response.text
+    assert named in response.json()['detail']
+    assert 'Traceback' not in response.text
+    assert snapshot(sim) == before
+
+
+@pytest.mark.parametrize(('method', 'path'), [('GET', '/start'), ('PUT', '/reset'), ('DELETE', '/status'),
+                                              ('GET', '/cancel')])
+async def test_wrong_methods_answer_405(client, sim, method, path):
+    before = snapshot(sim)
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    assert snapshot(sim) == before
+
+
+async def test_post_reset_cancels_the_run_and_puts_every_task_back(client, sim):
+    await client.post('/start')
+    sim.step(70)
+    response = await client.post('/reset')
+    assert response.status_code == 200 and response.json() == {'message': 'Tasks reset'}
+    assert sim.state == RunState.IDLE
+    assert all(task.status.value == 'pending' and task.progress == 0 for task in sim.tasks)
+
+
+async def test_post_cancel_stops_the_run_and_answers_409_when_nothing_runs(client, sim):
+    assert (await client.post('/cancel')).status_code == 409
+    await client.post('/start')
+    sim.step(40)
+    response = await client.post('/cancel')
+    assert response.status_code == 200 and 'cancelled' in response.json()['message']
+    statuses = {entry['status'] for entry in (await client.get('/status')).json()['individual'].values()}
+    assert 'cancelled' in statuses and 'in_progress' not in statuses
+
+
+async def test_get_status_is_a_seed_frame_plus_the_run(client, sim):
+    await client.post('/start', json={'seed': 11})
+    sim.step(80)
+    status = (await client.get('/status')).json()
+    assert status['total'] == 50 and status['state'] == 'running' and status['seed'] == 11
+    assert status['completed'] == sim.counts.completed and status['failed'] == sim.counts.failed
+    assert status['running'] == sim.counts.running and status['pending'] == 0
+    assert status['elapsed_s'] == 80 and status['progress'] == round(sim.percent, 1)
+    assert list(status['individual']) == [str(i) for i in range(50)]
+    for key, entry in status['individual'].items():
+        task = sim.tasks[int(key)]
+        assert entry['status'] == task.status.value and entry['progress'] == task.progress
+        assert ('error' in entry) == (task.status.value == 'failed')
+
+
+@pytest.mark.parametrize('header', [None, 'Bearer wrong', 'secret', 'Bearer '])
+async def test_with_a_control_token_control_needs_it_and_watching_does_not(sim, header):
+    app = make_app(sim, control_token='secret')
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
+        headers = {} if header is None else {'Authorization': header}
+        for path in ('/start', '/reset', '/cancel'):
+            response = await client.post(path, headers=headers)
+            assert response.status_code == 401 and 'token' in response.json()['detail'].lower()
+        assert sim.state == RunState.IDLE
+        assert (await client.get('/status')).status_code == 200
+        response = await client.post('/start', headers={'Authorization': 'Bearer secret'})
+        assert response.status_code == 200 and sim.active
+
+
+def read_frames(sim: Simulator, url: str, count: int, between: Callable[[int], None] = lambda _: None) -> list[dict]:
+    with TestClient(make_app(sim)) as client, client.websocket_connect(url) as websocket:
+        frames = []
+        for i in range(count):
+            frames.append(json.loads(websocket.receive_text()))
+            between(i)
+        return frames
+
+
+def test_ws_sends_seed_shaped_frames_from_the_first_moment(sim):
+    sim.start()
+    sim.step(45)
+    frames = read_frames(sim, '/ws', 3)
+    for frame in frames:
+        assert set(frame) == {'total', 'completed', 'failed', 'individual'}
+        assert frame['total'] == 50 and frame['completed'] == sim.counts.completed
+        assert len(frame['individual']) == 50
+    failed = [entry for entry in frames[0]['individual'].values() if entry['status'] == 'failed']
+    assert failed and all(entry['error'].startswith('Simulated failure') for entry in failed)
+
+
+def test_ws_changes_mode_sends_a_full_frame_then_only_what_changed(make_sim):
+    sim = make_sim(tasks=20, min_duration=10, max_duration=100, failure_rate=0, seed=2)
+    sim.start()
+    sim.step(5)
+
+    def move_time(i: int) -> None:
+        if i == 0:
+            sim.step(0.2)  # only the shortest tasks (a percent every 0.1-0.2 s) pass a whole percent here
+
+    frames = read_frames(sim, '/ws?mode=changes', 3, between=move_time)
+    assert len(frames[0]['individual']) == 20
+    changed = {key for frame in frames[1:] for key in frame['individual']}
+    moved = {key for key, entry in frames[0]['individual'].items() if sim.tasks[int(key)].progress != entry['progress']}
+    assert changed == moved and 0 < len(moved) < 20
+    for frame in frames[1:]:
+        assert frame['mode'] == 'changes' and frame['completed'] == sim.counts.completed
+        for key, entry in frame['individual'].items():
+            assert entry['progress'] == sim.tasks[int(key)].progress
+
+
+def test_ws_with_an_unknown_mode_is_refused(sim):
+    from starlette.websockets import WebSocketDisconnect
+    with TestClient(make_app(sim)) as client, pytest.raises(WebSocketDisconnect) as refused:
+        with client.websocket_connect('/ws?mode=everything') as websocket:
+            websocket.receive_text()
+    assert refused.value.code == 1008

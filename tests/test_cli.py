@@ -1,0 +1,102 @@
+"""The command line: flags, TASKDEMO_* variables, and one clear line with exit status 2 for anything bad."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import main
+from taskdemo.cli import UsageError, parse_args
+from taskdemo.settings import RunSettings, Settings
+
+from .helpers import clean_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_no_flags_give_the_documented_defaults():
+    settings = parse_args([], env={})
+    assert settings == Settings()
+    assert (settings.host, settings.port, settings.native) == ('127.0.0.1', 8080, False)
+    assert settings.run == RunSettings(tasks=50, failure_rate=0.2, min_duration=30, max_duration=120, speed=1)
+    assert settings.cors_origins == ('http://localhost:3000',) and settings.control_token is None
+
+
+def test_every_flag_is_read():
+    settings = parse_args(['--host', '0.0.0.0', '--port', '9000', '--tasks', '200', '--failure-rate', '0.5',
+                           '--min-duration', '1', '--max-duration', '2.5', '--speed', '60', '--seed', '42',
+                           '--cors-origin', 'http://a.test', '--cors-origin', 'http://b.test',
+                           '--control-token', 's3cret', '--native'], env={})
+    assert settings.host == '0.0.0.0' and settings.port == 9000 and settings.native
+    assert settings.run == RunSettings(tasks=200, failure_rate=0.5, min_duration=1, max_duration=2.5, speed=60,
+                                       seed=42)
+    assert settings.cors_origins == ('http://a.test', 'http://b.test') and settings.control_token == 's3cret'
+
+
+def test_environment_variables_set_what_flags_do_not_and_a_flag_wins():
+    env = {'TASKDEMO_TASKS': '7', 'TASKDEMO_SPEED': '5', 'TASKDEMO_SEED': '3', 'TASKDEMO_PORT': '9100',
+           'TASKDEMO_CORS_ORIGINS': 'http://a.test, http://b.test', 'TASKDEMO_CONTROL_TOKEN': 'tok',
+           'TASKDEMO_NATIVE': 'yes'}
+    settings = parse_args(['--speed', '8'], env=env)
+    assert settings.run.tasks == 7 and settings.run.speed == 8 and settings.run.seed == 3
+    assert settings.port == 9100 and settings.native and settings.control_token == 'tok'
+    assert settings.cors_origins == ('http://a.test', 'http://b.test')
+
+
+@pytest.mark.parametrize(('argv', 'named'), [
+    (['--tasks', '0'], '--tasks'),
+    (['--tasks', '10001'], '--tasks'),
+    (['--tasks', '2.5'], '--tasks'),
+    (['--tasks', 'many'], '--tasks'),
+    (['--failure-rate', '1.01'], '--failure-rate'),
+    (['--failure-rate', '-0.1'], '--failure-rate'),
+    (['--failure-rate', 'nan'], '--failure-rate'),
+    (['--speed', 'inf'], '--speed'),
+    (['--speed', '0'], '--speed'),
+    (['--min-duration', '-5'], '--min-duration'),
+    (['--min-duration', '50', '--max-duration', '10'], '--min-duration'),
+    (['--max-duration', 'NaN'], '--max-duration'),
+    (['--seed', '-1'], '--seed'),
+    (['--port', '70000'], '--port'),
+    (['--tasks'], '--tasks'),
+    (['--colour', 'blue'], '--colour'),
+])
+def test_a_bad_flag_is_named_in_the_error(argv, named):
+    with pytest.raises(UsageError, match=named):
+        parse_args(argv, env={})
+
+
+def test_a_bad_environment_variable_is_named_in_the_error():
+    with pytest.raises(UsageError, match='TASKDEMO_FAILURE_RATE'):
+        parse_args([], env={'TASKDEMO_FAILURE_RATE': '3'})
+    with pytest.raises(UsageError, match='TASKDEMO_NATIVE'):
+        parse_args([], env={'TASKDEMO_NATIVE': 'perhaps'})
+
+
+def test_main_prints_one_line_and_exits_2_on_a_bad_value(capsys):
+    assert main.main(['--tasks', '-3']) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ''
+    assert captured.err.strip().splitlines() == [
+        'main.py: error: --tasks must be a whole number from 1 to 10000, got -3 (see --help)']
+
+
+def test_native_without_pywebview_exits_2_saying_how_to_install_it(capsys, monkeypatch):
+    monkeypatch.setattr(main.importlib.util, 'find_spec', lambda name: None)
+    assert main.main(['--native']) == 2
+    assert capsys.readouterr().err.strip() == "main.py: error: --native needs pywebview: pip install -e '.[native]'"
+
+
+def test_the_real_command_exits_2_without_a_traceback_and_help_explains_every_flag():
+    bad = subprocess.run([sys.executable, 'main.py', '--speed', 'fast'], cwd=ROOT, capture_output=True, text=True,
+                         env=clean_env(), timeout=60)
+    assert bad.returncode == 2 and 'Traceback' not in bad.stderr and '--speed' in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    shown = subprocess.run([sys.executable, 'main.py', '--help'], cwd=ROOT, capture_output=True, text=True,
+                           env=clean_env(), timeout=60)
+    assert shown.returncode == 0
+    for flag in ('--host', '--port', '--native', '--tasks', '--failure-rate', '--min-duration', '--max-duration',
+                 '--speed', '--seed', '--cors-origin', '--control-token', 'TASKDEMO_'):
+        assert flag in shown.stdout

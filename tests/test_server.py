@@ -1,0 +1,126 @@
+"""The real thing: `python main.py` in a subprocess on 127.0.0.1, driven exactly as the seed's frontend drives it."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from .helpers import clean_env
+
+ROOT = Path(__file__).resolve().parent.parent
+STATUSES = {'pending', 'in_progress', 'completed', 'failed', 'cancelled'}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log_path = tmp_path_factory.mktemp('server') / 'server.log'
+    with log_path.open('w') as log:
+        process = subprocess.Popen([sys.executable, 'main.py', '--port', str(port), '--speed', '100'], cwd=ROOT,
+                                   env=clean_env(), stdout=log, stderr=subprocess.STDOUT)
+    base = f'http://127.0.0.1:{port}'
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, f'the server exited: {log_path.read_text()}'
+            try:
+                if httpx.get(f'{base}/favicon.ico', timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, 'the server did not answer within 30 s'
+            time.sleep(0.1)  # polling a starting server: there is no event to wait on
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert 'Traceback' not in log_path.read_text(), log_path.read_text()
+
+
+def check_frame(frame: dict) -> None:
+    assert isinstance(frame['total'], int) and isinstance(frame['completed'], int)
+    assert isinstance(frame['failed'], int)
+    assert list(frame['individual']) == [str(i) for i in range(frame['total'])]
+    for entry in frame['individual'].values():
+        assert entry['status'] in STATUSES
+        assert isinstance(entry['progress'], int) and 0 <= entry['progress'] <= 100
+        assert ('error' in entry) == (entry['status'] == 'failed')
+    assert frame['completed'] == sum(e['status'] == 'completed' for e in frame['individual'].values())
+    assert frame['failed'] == sum(e['status'] == 'failed' for e in frame['individual'].values())
+
+
+def test_a_whole_run_driven_as_the_seed_frontend_does(server):
+    ws_url = server.replace('http', 'ws') + '/ws'
+    assert httpx.post(f'{server}/reset').json() == {'message': 'Tasks reset'}
+    assert httpx.post(f'{server}/start').json()['message'] == '50 tasks started'
+    frames = []
+    with connect(ws_url, open_timeout=10) as websocket:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            frame = json.loads(websocket.recv(timeout=5))
+            check_frame(frame)
+            frames.append(frame)
+            if frame['completed'] + frame['failed'] == frame['total']:
+                break
+    last = frames[-1]
+    assert last['completed'] + last['failed'] == last['total'] == 50
+    assert len(frames) >= 2, 'at speed 100 the tasks take 0.3-1.2 s: several frames at 2 per second'
+    finished = [f['completed'] + f['failed'] for f in frames]
+    assert finished == sorted(finished)
+    status = httpx.get(f'{server}/status').json()
+    assert status['state'] == 'completed' and status['completed'] == last['completed']
+
+
+def test_the_stream_sends_a_frame_at_once_and_then_twice_a_second(server):
+    with connect(server.replace('http', 'ws') + '/ws', open_timeout=10) as websocket:
+        started = time.monotonic()
+        check_frame(json.loads(websocket.recv(timeout=5)))
+        first = time.monotonic() - started
+        for _ in range(3):
+            check_frame(json.loads(websocket.recv(timeout=5)))
+        cadence = (time.monotonic() - started - first) / 3
+    assert first < 0.5 and 0.3 < cadence < 0.8, (first, cadence)
+
+
+def test_unknown_paths_are_404_and_the_board_is_only_at_the_root(server):
+    response = httpx.get(f'{server}/robots.txt')
+    assert response.status_code == 404 and 'Task Processing Simulator' not in response.text
+    assert httpx.get(f'{server}/no/such/page').status_code == 404
+    board = httpx.get(f'{server}/')
+    assert board.status_code == 200 and 'Task Processing Simulator' in board.text
+
+
+def test_cors_allows_the_seed_frontend_and_no_other_origin(server):
+    preflight = {'Access-Control-Request-Method': 'POST'}
+    allowed = httpx.options(f'{server}/start', headers={'Origin': 'http://localhost:3000', **preflight})
+    assert allowed.headers.get('access-control-allow-origin') == 'http://localhost:3000'
+    denied = httpx.options(f'{server}/start', headers={'Origin': 'http://elsewhere.test', **preflight})
+    assert 'access-control-allow-origin' not in denied.headers
+    plain = httpx.get(f'{server}/status', headers={'Origin': 'http://elsewhere.test'})
+    assert 'access-control-allow-origin' not in plain.headers
+
+
+def test_the_api_is_described_at_docs(server):
+    assert httpx.get(f'{server}/docs').status_code == 200
+    schema = httpx.get(f'{server}/openapi.json').json()
+    assert {'/start', '/reset', '/cancel', '/status'} <= set(schema['paths'])
+    assert 'requestBody' in schema['paths']['/start']['post']
+    assert '/ws' in schema['info']['description']
