@@ -23,5 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ in {'__main__', '__mp_main__'}:
+# Native mode opens its window in a spawned process that re-imports this file as '__mp_main__'. That process
+# needs nothing from here, and running main() there would end it (sys.exit) before the window opens.
+if __name__ == '__main__':
     sys.exit(main())

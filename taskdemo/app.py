@@ -17,6 +17,7 @@ from .simulator import Simulator
 from .ui.page import TITLE, create_root
 
 PAGE_PATHS = {'/'}
+NATIVE_WINDOW_SIZE = (1200, 820)
 API_DOCS = {
     'title': 'taskdemo API',
     'version': '0.1.0',
@@ -54,7 +55,8 @@ def build(settings: Settings, *, sim: Simulator | None = None, drive: bool = Tru
 
 def run(settings: Settings) -> None:
     _, root = build(settings)
-    ui.run(root, host=settings.host, port=settings.port, native=settings.native, title=TITLE,
+    window = {'window_size': NATIVE_WINDOW_SIZE} if settings.native else {}
+    ui.run(root, host=settings.host, port=settings.port, native=settings.native, title=TITLE, **window,
            reload=False, show=False, dark=None, favicon='📊', fastapi_docs=API_DOCS, show_welcome_message=False)
 
 
