@@ -160,7 +160,7 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
                     text = frames.full() if changed is None else protocol.dumps(protocol.changes_frame(sim, changed))
                 version = sim.version
                 await _send(websocket, text)
-        except (WebSocketDisconnect, RuntimeError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
             return  # the client went away or stopped reading: drop it
         finally:
             closed.cancel()

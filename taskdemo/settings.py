@@ -40,7 +40,8 @@ class RunSettings:
         for name, check in _RUN_CHECKS.items():
             object.__setattr__(self, name, check(name, getattr(self, name)))
         if self.min_duration > self.max_duration:
-            raise SettingsError('min_duration', f'must not be greater than the longest duration ({self.max_duration:g})')
+            raise SettingsError('min_duration',
+                                f'must not be greater than the longest duration ({self.max_duration:g})')
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], *, base: RunSettings | None = None) -> RunSettings:

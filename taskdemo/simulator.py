@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from nicegui import Event
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 CHANGE_LOG_LENGTH = 256
 
 
-class TaskStatus(str, Enum):
+class TaskStatus(StrEnum):
     PENDING = 'pending'
     RUNNING = 'in_progress'  # the seed's wire name
     COMPLETED = 'completed'
@@ -41,7 +41,7 @@ class TaskStatus(str, Enum):
         return self in {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
 
 
-class RunState(str, Enum):
+class RunState(StrEnum):
     IDLE = 'idle'
     RUNNING = 'running'
     COMPLETED = 'completed'

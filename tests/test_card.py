@@ -24,8 +24,9 @@ def contrast(a: str, b: str) -> float:
 
 
 def card_colours(prefix: str) -> dict[str, tuple[str, str]]:
-    pattern = re.compile(rf'^{re.escape(prefix)}\.task-(\w+)\s*{{\s*background: (#[0-9a-f]{{6}}); color: (#[0-9a-f]{{6}});',
-                         re.MULTILINE)
+    colour = '(#[0-9a-f]{6})'
+    rule = rf'^{re.escape(prefix)}\.task-(\w+)\s*{{\s*background: {colour}; color: {colour};'
+    pattern = re.compile(rule, re.MULTILINE)
     return {status: (background, text) for status, background, text in pattern.findall(CSS)}
 
 
