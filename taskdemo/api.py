@@ -82,10 +82,14 @@ CONTROL_ERRORS: dict[int | str, dict[str, Any]] = {
 
 def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
                 stream_interval: float = STREAM_INTERVAL_S) -> None:
-    """Add the routes to `app` (the NiceGUI app, or a bare FastAPI app in tests)."""
+    """Add the routes to `app` (the NiceGUI app, or a bare FastAPI app in tests).
+
+    Every route is `async def` on purpose: FastAPI runs a plain `def` route in a thread pool, and the simulator
+    (with every page subscribed to it) must only ever be touched from the event loop.
+    """
     frames = protocol.FrameCache(sim)
 
-    def require_control(authorization: Annotated[str | None, Header()] = None) -> None:
+    async def require_control(authorization: Annotated[str | None, Header()] = None) -> None:
         if settings.control_token is None:
             return
         if authorization is None or not authorization.startswith('Bearer '):
@@ -99,7 +103,7 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
     @app.post('/start', response_model=StartReply, dependencies=control, tags=['control'],
               responses={**CONTROL_ERRORS, 409: {'model': Problem, 'description': 'a run is already active'},
                          422: {'model': Problem, 'description': 'a setting is unknown or out of range'}})
-    def start(body: Annotated[StartBody | None, Body()] = None) -> dict[str, Any]:
+    async def start(body: Annotated[StartBody | None, Body()] = None) -> dict[str, Any]:
         """Start a run, with the settings in force or those in the body (which then stay in force)."""
         if sim.active:
             raise HTTPException(409, _active_detail(sim))
@@ -117,14 +121,14 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
                 'settings': run.settings.as_dict()}
 
     @app.post('/reset', response_model=Message, dependencies=control, tags=['control'], responses=CONTROL_ERRORS)
-    def reset() -> dict[str, str]:
+    async def reset() -> dict[str, str]:
         """Cancel any active run and put every task back to pending at 0 %."""
         sim.reset()
         return {'message': 'Tasks reset'}
 
     @app.post('/cancel', response_model=Message, dependencies=control, tags=['control'],
               responses={**CONTROL_ERRORS, 409: {'model': Problem, 'description': 'no run is active'}})
-    def cancel() -> dict[str, str]:
+    async def cancel() -> dict[str, str]:
         """Stop the active run; its unfinished tasks end as cancelled."""
         run = sim.run
         if not sim.cancel():
@@ -133,7 +137,7 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
 
     @app.get('/status', response_model=None, tags=['watch'],
              responses={200: {'model': StatusReply, 'description': 'the whole state'}})
-    def status() -> dict[str, Any]:
+    async def status() -> dict[str, Any]:
         """The whole state: a `/ws` frame plus the state of the run."""
         return protocol.status(sim)
 

@@ -1,7 +1,18 @@
 """Helpers the tests share."""
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
 from taskdemo.simulator import Simulator
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class FakeClock:
@@ -27,7 +38,62 @@ def finish(sim: Simulator, *, seconds: float = 1_000.0, dt: float = 0.5) -> None
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment for a real server: without pytest's variables, which make NiceGUI think it is under test."""
-    import os
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(('PYTEST_', 'NICEGUI_', 'TASKDEMO_'))}
     return {**env, **extra}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """`python main.py` in a subprocess on 127.0.0.1: started, waited for on a real URL, and stopped by its PID."""
+
+    def __init__(self, *args: str, log_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
+        self.args = args
+        self.port = port or free_port()
+        self.base = f'http://127.0.0.1:{self.port}'
+        self.log_path = log_dir / f'server-{self.port}.log'
+        self.env = env or clean_env()
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> Server:
+        with self.log_path.open('a') as log:
+            self.process = subprocess.Popen([sys.executable, 'main.py', '--port', str(self.port), *self.args],
+                                            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.process.poll() is None, f'the server exited: {self.log()}'
+            try:
+                if httpx.get(f'{self.base}/favicon.ico', timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f'the server did not answer within {timeout} s: {self.log()}'
+            time.sleep(0.1)  # polling a starting server: there is no event to wait on
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ''
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

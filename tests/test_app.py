@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -53,6 +54,14 @@ async def test_a_run_started_through_the_api_shows_on_the_board(app_user: User, 
     await app_user.should_see('Processing...')
     sim.step(50)
     await app_user.should_see(f'Completed: {sim.counts.completed}')
+
+
+async def test_api_calls_change_the_simulator_on_the_event_loop_thread_only(app_user: User, sim):
+    threads = []
+    sim.changed.subscribe(lambda: threads.append(threading.get_ident()))
+    for path in ('/start', '/cancel', '/reset'):
+        assert (await app_user.http_client.post(path)).status_code == 200
+    assert len(threads) == 3 and set(threads) == {threading.get_ident()}
 
 
 async def test_a_run_started_on_the_board_shows_in_the_api(app_user: User, sim):

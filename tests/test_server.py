@@ -2,57 +2,23 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from websockets.sync.client import connect
 
-from .helpers import clean_env
+from .helpers import Server
 
-ROOT = Path(__file__).resolve().parent.parent
 STATUSES = {'pending', 'in_progress', 'completed', 'failed', 'cancelled'}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope='module')
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log_path = tmp_path_factory.mktemp('server') / 'server.log'
-    with log_path.open('w') as log:
-        process = subprocess.Popen([sys.executable, 'main.py', '--port', str(port), '--speed', '100'], cwd=ROOT,
-                                   env=clean_env(), stdout=log, stderr=subprocess.STDOUT)
-    base = f'http://127.0.0.1:{port}'
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f'the server exited: {log_path.read_text()}'
-            try:
-                if httpx.get(f'{base}/favicon.ico', timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, 'the server did not answer within 30 s'
-            time.sleep(0.1)  # polling a starting server: there is no event to wait on
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert 'Traceback' not in log_path.read_text(), log_path.read_text()
+    with Server('--speed', '100', log_dir=tmp_path_factory.mktemp('server')) as running:
+        yield running.base
+    assert 'Traceback' not in running.log(), running.log()
 
 
 def check_frame(frame: dict) -> None:

@@ -15,7 +15,8 @@ class TaskGrid:
     def __init__(self, sim: Simulator) -> None:
         self._sim = sim
         self._cards: list[ui.html] = []
-        self._container = ui.element('div').classes('task-grid w-full').mark('task-grid')
+        self._container = ui.element('div').classes('task-grid w-full').props('role=list aria-label="Tasks"') \
+            .mark('task-grid')
         self.rebuild()
 
     def rebuild(self) -> None:

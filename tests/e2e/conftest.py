@@ -1,0 +1,94 @@
+"""Real-browser fixtures: Debian's Chromium driven by Playwright against `python main.py` in a subprocess.
+
+Without Chromium or Playwright these tests skip and say why; with CI set they fail instead, so a CI machine that
+lost its browser cannot pass by skipping.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ..helpers import ROOT, Server
+
+CHROMIUM = os.environ.get('TASKDEMO_CHROMIUM', '/usr/bin/chromium')
+CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync', '--no-first-run']
+SCREENSHOTS = ROOT / 'artifacts' / 'screenshots'
+E2E_SPEED = '30'  # tasks of 30-120 simulated seconds take 1-4 s: long enough to watch, short enough to finish
+
+
+def require(reason: str | None) -> None:
+    """Skip with the reason, or fail when running in CI."""
+    if reason is None:
+        return
+    if os.environ.get('CI'):
+        pytest.fail(f'{reason} (CI is set, so this is a failure, not a skip)')
+    pytest.skip(reason)
+
+
+def browser_missing() -> str | None:
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed: pip install -e '.[test]'"
+    if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
+        return f'no Chromium at {CHROMIUM}: apt-get install chromium (or set TASKDEMO_CHROMIUM)'
+    return None
+
+
+@pytest.fixture(scope='package')
+def browser():
+    require(browser_missing())
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope='package')
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One board for the browser tests; each test starts from a reset."""
+    with Server('--speed', E2E_SPEED, '--seed', '11', log_dir=tmp_path_factory.mktemp('e2e')) as running:
+        yield running
+    assert 'Traceback' not in running.log(), running.log()
+
+
+@pytest.fixture
+def board(server: Server) -> Server:
+    assert httpx.post(f'{server.base}/reset').status_code == 200
+    return server
+
+
+@pytest.fixture
+def open_page(browser, board: Server) -> Iterator[Callable[..., object]]:
+    """Open the board in a fresh browser context: `open_page(width=375, height=667, color_scheme='dark')`."""
+    contexts = []
+
+    def open_(width: int = 1280, height: int = 900, color_scheme: str = 'light', path: str = '/'):
+        context = browser.new_context(viewport={'width': width, 'height': height}, color_scheme=color_scheme)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(board.base + path)
+        page.locator('.task-grid .task-card').first.wait_for()
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def status(server: Server) -> dict:
+    return httpx.get(f'{server.base}/status').json()
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f'{name}.png'
+    page.screenshot(path=path, full_page=True)
+    return path

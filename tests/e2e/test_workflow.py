@@ -1,0 +1,64 @@
+"""The seed's workflow and many tabs, in a real browser."""
+from __future__ import annotations
+
+import re
+
+import httpx
+from playwright.sync_api import expect
+
+from .conftest import status
+
+RUN_TIMEOUT_MS = 20_000
+
+
+def test_the_whole_seed_workflow(open_page, board):
+    page = open_page()
+    page.get_by_role('button', name='Start Process').click()
+    run_id = status(board)['run_id']
+    processing = page.get_by_role('button', name='Processing...')
+    expect(processing).to_be_visible()
+    expect(processing).to_be_disabled()
+    expect(page.get_by_text(re.compile(r'^[1-9]\d*% · \d+ of 50 finished$'))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(page.locator('.task-card .task-pct').filter(has_text=re.compile(r'^[1-9]\d?%$')).first).to_be_visible()
+
+    start_over = page.get_by_role('button', name='Completed! Start over?')
+    expect(start_over).to_be_enabled(timeout=RUN_TIMEOUT_MS)
+    cards = page.locator('.task-grid .task-card')
+    expect(cards).to_have_count(50)
+    completed = page.locator('.task-grid .task-completed').count()
+    failed = page.locator('.task-grid .task-failed').count()
+    assert completed + failed == 50
+    expect(page.get_by_text(f'Completed: {completed}', exact=True)).to_be_visible()
+    expect(page.get_by_text(f'Failed: {failed}', exact=True)).to_be_visible()
+    expect(page.get_by_text('100% · 50 of 50 finished')).to_be_visible()
+    summary = re.compile(rf'^Run {run_id} finished in .* success rate \d+%\.$')
+    expect(page.locator('#app').get_by_text(summary)).to_be_visible()
+    expect(page.locator('#q-notify').get_by_text(summary)).to_be_visible()
+
+    start_over.click()
+    expect(page.get_by_role('button', name='Processing...')).to_be_disabled()
+    expect(page.get_by_text('Running: 50', exact=True)).to_be_visible()
+    expect(page.get_by_text('0% · 0 of 50 finished')).to_be_visible()
+    assert status(board)['run_id'] == run_id + 1
+
+
+def test_two_tabs_share_the_run_and_a_late_tab_sees_it_at_once(open_page, board):
+    first, second = open_page(), open_page()
+    first.get_by_role('button', name='Start Process').click()
+    expect(second.get_by_role('button', name='Processing...')).to_be_disabled()
+    expect(second.get_by_text(re.compile(r'^Completed: [1-9]'))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+
+    late = open_page()
+    seen = int(late.get_by_text(re.compile(r'^Completed: \d+$')).inner_text().split(': ')[1])
+    assert seen >= 1, 'a tab opened mid-run shows the run as it is, not an empty board'
+    expect(late.get_by_role('button', name='Processing...')).to_be_disabled()
+    expect(late.locator('.task-grid .task-card')).to_have_count(50)
+
+
+def test_a_run_started_through_the_api_shows_in_the_browser(open_page, board):
+    page = open_page()
+    assert httpx.post(f'{board.base}/start', json={'tasks': 12}).status_code == 200
+    expect(page.locator('.task-grid .task-card')).to_have_count(12)
+    expect(page.get_by_role('button', name='Completed! Start over?')).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    httpx.post(f'{board.base}/start', json={'tasks': 50})  # leave the board as the other tests expect it
+    httpx.post(f'{board.base}/reset')
