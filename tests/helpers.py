@@ -1,7 +1,9 @@
 """Helpers the tests share."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -63,7 +65,8 @@ class Server:
     def start(self, timeout: float = 30) -> Server:
         with self.log_path.open('a') as log:
             self.process = subprocess.Popen([sys.executable, 'main.py', '--port', str(self.port), *self.args],
-                                            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                                            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)  # its own process group: see stop()
         deadline = time.monotonic() + timeout
         while True:
             assert self.process.poll() is None, f'the server exited: {self.log()}'
@@ -76,17 +79,18 @@ class Server:
             time.sleep(0.1)  # polling a starting server: there is no event to wait on
 
     def stop(self, *, kill: bool = False) -> None:
+        """Stop the server and whatever it started (a native window and its browser engine) by process group."""
         if self.process is None:
             return
-        if kill:
-            self.process.kill()
-        else:
-            self.process.terminate()
+        group = self.process.pid
+        os.killpg(group, signal.SIGKILL if kill else signal.SIGTERM)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)  # anything of the group still left
         self.process = None
 
     def log(self) -> str:

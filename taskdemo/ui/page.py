@@ -16,6 +16,7 @@ from .summary import RunSummary, summary_line
 TITLE = 'Task Processing Simulator'
 PRIMARY = '#1d4ed8'  # NiceGUI's default blue carries white text at only 3:1; this one at 6.7:1
 NEGATIVE = '#b91c1c'
+POSITIVE = '#15803d'
 CSS = (Path(__file__).parent / 'board.css').read_text()
 
 
@@ -30,7 +31,7 @@ class Board:
         self._sim = sim
         self._shown_state = sim.state
         ui.page_title(TITLE)
-        ui.colors(primary=PRIMARY, negative=NEGATIVE)
+        ui.colors(primary=PRIMARY, negative=NEGATIVE, positive=POSITIVE)
         ui.add_css(CSS)
         ui.query('.nicegui-content').classes('max-w-screen-xl mx-auto')
         with ui.row().classes('w-full items-center justify-between gap-2'):
@@ -56,5 +57,5 @@ class Board:
         state = self._sim.state
         if state != self._shown_state and state in {RunState.COMPLETED, RunState.CANCELLED}:
             ok = self._sim.counts.failed == 0 and state == RunState.COMPLETED
-            ui.notify(summary_line(self._sim), type='positive' if ok else 'warning', timeout=8000)
+            ui.notify(summary_line(self._sim), color='positive' if ok else 'primary', timeout=8000)
         self._shown_state = state

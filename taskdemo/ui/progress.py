@@ -11,7 +11,7 @@ class RunProgress:
         self._sim = sim
         with ui.column().classes('w-full gap-1'):
             self._bar = ui.linear_progress(value=0, show_value=False, size='14px', color='positive') \
-                .props('rounded aria-label="Finished tasks"').classes('w-full').mark('progress-bar')
+                .props('rounded animation-speed=300 aria-label="Finished tasks"').classes('w-full').mark('progress-bar')
             with ui.row().classes('w-full items-center justify-between gap-x-4 gap-y-1'):
                 self._percent = ui.label().classes('text-lg font-semibold counter').mark('progress-text')
                 with ui.row().classes('gap-x-4 gap-y-1 text-sm'):

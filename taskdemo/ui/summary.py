@@ -51,7 +51,8 @@ class RunSummary:
             ui.label(f'Seed {sim.run.seed}: start a run with this seed to see it again.').classes('text-sm')
             if failed:
                 ui.label(f'Failed tasks ({len(failed)}):').classes('text-sm font-semibold')
-                with ui.column().classes('failed-list w-full gap-1 text-sm'):
+                with ui.column().classes('failed-list w-full gap-1 text-sm') \
+                        .props('tabindex=0 role=region aria-label="Failed tasks"'):
                     for task in failed[:FAILURES_SHOWN]:
                         ui.label(f'Task {task.id}: {task.error}').mark(f'failure-{task.id}')
                 if len(failed) > FAILURES_SHOWN:

@@ -58,7 +58,7 @@ async def bench_size(tasks: int, args: argparse.Namespace, browser: Any, log: An
     settings = RunSettings(tasks=tasks, seed=1, speed=args.speed, min_duration=args.min_duration,
                            max_duration=args.max_duration)
     result: dict[str, Any] = {'tasks': tasks, 'settings': settings.as_dict()}
-    result['machine_busy_before_pct'] = wait_quiet()
+    result['machine_busy_before_pct'] = wait_quiet(timeout_s=3.0 if args.quick else 8.0)
     log(f'N={tasks}: simulator alone (machine busy {result["machine_busy_before_pct"]:.0f} % of a core before)')
     result['simulator'] = time_steps(settings, steps=300, budget_s=10 if args.quick else 30)
     replay = Replay.of(settings, started_at=0.0)
@@ -67,7 +67,7 @@ async def bench_size(tasks: int, args: argparse.Namespace, browser: Any, log: An
     try:
         result['server_ready_s'] = round(server.wait_ready(), 2)
         relay = RelayProcess(server.port, cwd=str(ROOT))
-        bench = Bench(server, relay, replay, args.seconds)
+        bench = Bench(server, relay, replay, args.seconds, quiet_timeout=3.0 if args.quick else 8.0)
         log(f'N={tasks}: no viewer')
         result['baseline'] = await bench.baseline()
         result['ws'] = {}

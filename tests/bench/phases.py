@@ -18,16 +18,17 @@ from .viewers import SlowViewer, Viewer, finished_count, frame_samples, frame_st
 
 FRAME_S = 0.5
 STOP_TIMEOUT_S = 15.0
-QUIET_TIMEOUT_S = 10.0
 SETTLE_S = 1.0  # after the full grid, before the window: the page catches up with what changed while it loaded
 
 
 class Bench:
-    def __init__(self, server: Server, relay: RelayProcess, replay: Replay, seconds: float) -> None:
+    def __init__(self, server: Server, relay: RelayProcess, replay: Replay, seconds: float, *,
+                 quiet_timeout: float) -> None:
         self.server = server
         self.relay = relay
         self.replay = replay
         self.seconds = seconds
+        self.quiet_timeout = quiet_timeout
         self.http = httpx.AsyncClient(base_url=server.base, timeout=60)
         self.run_settings: dict[str, Any] = {}
         self.lead_ms = 0.0
@@ -36,7 +37,7 @@ class Bench:
     async def fresh_run(self) -> None:
         """Reset and start, so every task runs from 0 % in each phase; the replay learns the new start time.
         First wait (a little) for a quiet machine: other people's work would be measured too."""
-        self.busy_before_pct = await asyncio.to_thread(wait_quiet, timeout_s=QUIET_TIMEOUT_S)
+        self.busy_before_pct = await asyncio.to_thread(wait_quiet, timeout_s=self.quiet_timeout)
         await self.http.post('/reset')
         answer = (await self.http.post('/start')).json()
         status = (await self.http.get('/status')).json()

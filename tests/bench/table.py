@@ -46,7 +46,7 @@ def per_viewer_cpu(result: dict[str, Any], stream: dict[str, Any] | None) -> flo
 
 
 def ws_rows(mode: str, count: int) -> list[Row]:
-    name = f'/ws{"?mode=changes" if mode == "changes" else ""} x{count}'
+    name = f'/ws{"?mode=changes" if mode == "changes" else " (full)"} x{count}'
     full_same_k = f'/ws full x{count}'
 
     def bytes_row(r):
