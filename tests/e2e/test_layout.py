@@ -50,6 +50,7 @@ def test_screenshots_of_idle_mid_run_and_finished_in_light_and_dark(open_page, b
     pages = {(scheme, width): open_page(width=width, height=900 if width > 400 else 667, color_scheme=scheme)
              for scheme in ('light', 'dark') for width in (375, 1280)}
     for (scheme, width), page in pages.items():
+        page.emulate_media(reduced_motion='reduce')  # pictures of settled states, not of colours half-way
         screenshot(page, f'idle-{scheme}-{width}')
     first = next(iter(pages.values()))
     first.get_by_role('button', name='Start Process').click()
@@ -61,7 +62,6 @@ def test_screenshots_of_idle_mid_run_and_finished_in_light_and_dark(open_page, b
         assert path.stat().st_size > 10_000
     for (scheme, width), page in pages.items():
         expect(page.get_by_role('button', name='Completed! Start over?')).to_be_visible(timeout=20_000)
-        page.wait_for_timeout(400)  # let the 300 ms colour transitions settle before the picture
         screenshot(page, f'finished-{scheme}-{width}')
     dark = pages[('dark', 1280)]
     assert 'body--dark' in dark.evaluate('document.body.className'), 'dark mode follows the system setting'
