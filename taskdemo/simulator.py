@@ -86,11 +86,13 @@ class Run:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """What one transition changed: the ids of tasks whose display changed, and whether the run as a whole did
-    (a new run, a reset, a state change). `structure` means every task may have changed, the count included."""
+    """What one transition changed: the ids of tasks whose display changed (`transitions`: those whose status
+    changed, a subset), and whether the run as a whole did (a new run, a reset, a state change). `structure`
+    means every task may have changed, the count included."""
 
     version: int
     tasks: frozenset[int] = frozenset()
+    transitions: frozenset[int] = frozenset()
     run: bool = False
     structure: bool = False
 
@@ -237,7 +239,7 @@ class Simulator:
                 changed.add(task.id)
         self._due.clear()
         self._end_run(RunState.CANCELLED)
-        self._emit(tasks=changed, run=True)
+        self._emit(tasks=changed, transitions=changed, run=True)
         return True
 
     def step(self, dt: float) -> None:
@@ -250,17 +252,20 @@ class Simulator:
         due = []
         while self._due and self._due[0][0] <= now:
             due.append(heapq.heappop(self._due)[1])
-        changed = set()
+        changed, transitions = set(), set()
         for task_id in due:
             task = self.tasks[task_id]
+            status = task.status
             if self._advance(task, now):
                 changed.add(task_id)
+                if task.status != status:
+                    transitions.add(task_id)
         run_changed = False
         if self.counts.finished == self.total:
             self._end_run(RunState.COMPLETED)
             run_changed = True
         if changed or run_changed:
-            self._emit(tasks=changed, run=run_changed)
+            self._emit(tasks=changed, transitions=transitions, run=run_changed)
 
     # ---- transitions ------------------------------------------------------------------------------------------
 
@@ -327,10 +332,11 @@ class Simulator:
         self.counts = Counts(pending=count)
         self._due.clear()
 
-    def _emit(self, *, tasks: set[int] | frozenset[int] = frozenset(), run: bool = False,
+    def _emit(self, *, tasks: set[int] = frozenset(), transitions: set[int] = frozenset(), run: bool = False,
               structure: bool = False) -> None:
         self.version += 1
-        change = Change(version=self.version, tasks=frozenset(tasks), run=run or structure, structure=structure)
+        change = Change(version=self.version, tasks=frozenset(tasks), transitions=frozenset(transitions),
+                        run=run or structure, structure=structure)
         self._log.append(change)
         self.changed.emit(change)
 

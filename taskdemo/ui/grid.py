@@ -1,41 +1,43 @@
-"""The grid of task cards: one element per card, and only the cards whose display changed are touched."""
+"""The grid of task cards: one element of our own (task_grid.js) for any number of tasks."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from nicegui import events, ui
 
-from nicegui import ui
-
-from ..simulator import Simulator
-from .card import card_view
+from ..simulator import Change, Simulator
+from .grid_wire import batch, range_batch, snapshot
+from .states import STATE_TABLE
 
 SMALL_GRID_MAX = 50  # up to this many tasks: 5 columns on narrow screens, 10 from 768 px
 
 
-class TaskGrid:
+class TaskGrid(ui.element, component='task_grid.js'):
     def __init__(self, sim: Simulator) -> None:
+        super().__init__()
         self._sim = sim
-        self._cards: list[ui.html] = []
-        self._container = ui.element('div').classes('task-grid w-full').props('role=list aria-label="Tasks"') \
-            .mark('task-grid')
+        self.shown = range(0)  # the tasks the browser has on screen, as it last told us
+        self._props['states'] = STATE_TABLE
+        self.on('range', self._handle_range)
         self.rebuild()
 
     def rebuild(self) -> None:
-        """Draw every card again: for a new run or a reset, when even the number of tasks may have changed."""
-        tasks = self._sim.tasks
-        self._container.classes(replace='task-grid w-full ' + (
-            'grid-small' if len(tasks) <= SMALL_GRID_MAX else 'grid-large'))
-        self._container.clear()
-        with self._container:
-            self._cards = [ui.html('', sanitize=False).mark(f'task-{task.id}') for task in tasks]
-        self.update(range(len(tasks)))
+        """Send everything again: a new run or a reset, when even the number of tasks may have changed."""
+        total = self._sim.total
+        self.shown = range(0, min(total, 200))
+        self._props['snapshot'] = snapshot(self._sim)
+        self._props['small'] = total <= SMALL_GRID_MAX
+        self.update()
 
-    def update(self, task_ids: Iterable[int]) -> None:
-        for task_id in task_ids:
-            task = self._sim.tasks[task_id]
-            view = card_view(task, self._sim.task_elapsed_s(task))
-            card = self._cards[task_id]
-            with card.props.suspend_updates():
-                card.props['title'] = view.title
-                card.props['role'] = 'listitem'
-            card.classes(replace=view.classes)
-            card.content = view.html
+    def apply(self, change: Change) -> None:
+        if change.structure:
+            self.rebuild()
+        elif (data := batch(self._sim, change, self.shown)) is not None:
+            self.run_method('apply', data)
+
+    def _handle_range(self, event: events.GenericEventArguments) -> None:
+        try:
+            low, high = int(event.args['lo']), int(event.args['hi'])
+        except (KeyError, TypeError, ValueError):
+            return  # not from our component; nothing to do
+        total = self._sim.total
+        self.shown = range(max(0, min(low, total)), max(0, min(high, total)))
+        self.run_method('apply', range_batch(self._sim, self.shown))

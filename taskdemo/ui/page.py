@@ -43,10 +43,7 @@ class Board:
         sim.changed.subscribe(self.on_change)
 
     def on_change(self, change: Change) -> None:
-        if change.structure:
-            self.grid.rebuild()
-        else:
-            self.grid.update(change.tasks)
+        self.grid.apply(change)
         self.progress.update()
         if change.run:
             self.controls.update()

@@ -128,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         report = asyncio.run(run(args, log))
+    except KeyboardInterrupt:
+        log('interrupted: nothing written')
+        return 130
     finally:
         leftovers = kill_leftovers()
         if leftovers:

@@ -60,6 +60,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Servers of a test's own, for what the shared board must not see: `start_server('--tasks', '2000')`."""
+    servers: list[Server] = []
+
+    def start(*args: str) -> Server:
+        servers.append(Server(*args, log_dir=tmp_path).start())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+        assert 'Traceback' not in server.log(), server.log()
+
+
+@pytest.fixture
 def board(server: Server) -> Server:
     assert httpx.post(f'{server.base}/reset').status_code == 200
     return server

@@ -33,17 +33,28 @@ def test_on_a_phone_the_button_and_bar_are_visible_without_scrolling(open_page):
         assert box['x'] >= 0 and box['x'] + box['width'] <= 375
 
 
-def test_a_large_run_fills_the_width(open_page, board):
-    httpx.post(f'{board.base}/start', json={'tasks': 300})
+def test_a_large_run_fills_the_width_and_draws_only_what_is_on_screen(browser, start_server):
+    server = start_server('--tasks', '2000', '--speed', '2', '--seed', '5')
+    httpx.post(f'{server.base}/start')
+    page = browser.new_page(viewport={'width': 1280, 'height': 900})
     try:
-        page = open_page(width=1280)
-        expect(page.locator('.task-grid .task-card')).to_have_count(300)
+        page.goto(server.base)
+        cards = page.locator('.task-grid .task-card')
+        cards.first.wait_for()
         assert page.evaluate(COLUMNS) > 10
         assert page.evaluate(OVERFLOW) <= 0
+        assert 0 < cards.count() < 400, 'only the rows on screen (and a few more) are in the page'
+        page.evaluate('window.scrollTo(0, document.documentElement.scrollHeight)')
+        last = page.locator('.task-card[data-task="1999"]')
+        expect(last).to_be_in_viewport()
+        # the cards scrolled to catch up with the server at once: their percent is the server's
+        before = httpx.get(f'{server.base}/status').json()['individual']['1999']['progress']
+        page.wait_for_timeout(300)  # one round trip and a tick
+        shown = int(last.locator('.task-pct').inner_text().rstrip('%') or 100)
+        after = httpx.get(f'{server.base}/status').json()['individual']['1999']['progress']
+        assert before <= shown <= after + 1
     finally:
-        httpx.post(f'{board.base}/reset')
-        httpx.post(f'{board.base}/start', json={'tasks': 50})
-        httpx.post(f'{board.base}/reset')
+        page.close()
 
 
 def test_screenshots_of_idle_mid_run_and_finished_in_light_and_dark(open_page, board):
