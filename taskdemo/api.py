@@ -20,6 +20,7 @@ from . import protocol
 from .access import token_matches
 from .settings import MAX_DURATION_S, MAX_SEED, MAX_SPEED, MAX_TASKS, RunSettings, Settings, SettingsError
 from .simulator import RunActiveError, Simulator
+from .stream import Broadcaster
 
 STREAM_INTERVAL_S = 0.5
 SEND_TIMEOUT_S = 10.0
@@ -87,7 +88,7 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
     Every route is `async def` on purpose: FastAPI runs a plain `def` route in a thread pool, and the simulator
     (with every page subscribed to it) must only ever be touched from the event loop.
     """
-    frames = protocol.FrameCache(sim)
+    broadcaster = Broadcaster(sim, interval=stream_interval)
 
     async def require_control(authorization: Annotated[str | None, Header()] = None) -> None:
         if settings.control_token is None:
@@ -149,25 +150,26 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
             await websocket.close(code=1008, reason='mode must be "full" or "changes"')
             return
         await websocket.accept()
+        subscriber, first = broadcaster.subscribe(mode)  # type: ignore[arg-type]
         closed = asyncio.ensure_future(_wait_closed(websocket))
+        dropped = asyncio.ensure_future(subscriber.dropped.wait())
         try:
-            version = sim.version
-            await _send(websocket, frames.full())
+            await _send(websocket, first)
             while True:
-                await asyncio.wait({closed}, timeout=stream_interval)
-                if closed.done():
-                    return
-                if mode == 'full':
-                    text = frames.full()
-                else:
-                    changed = sim.changes_since(version)
-                    text = frames.full() if changed is None else protocol.dumps(protocol.changes_frame(sim, changed))
-                version = sim.version
-                await _send(websocket, text)
+                frame = asyncio.ensure_future(subscriber.queue.get())
+                await asyncio.wait({closed, dropped, frame}, return_when=asyncio.FIRST_COMPLETED)
+                if not frame.done():
+                    frame.cancel()
+                    break
+                await _send(websocket, frame.result())
+            if dropped.done():
+                await websocket.close(code=1013, reason='too slow: this client fell more than 4 s behind')
         except (TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
             return  # the client went away or stopped reading: drop it
         finally:
+            broadcaster.unsubscribe(subscriber)
             closed.cancel()
+            dropped.cancel()
 
 
 def install_error_handlers(app: FastAPI) -> None:

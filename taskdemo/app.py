@@ -57,7 +57,8 @@ def run(settings: Settings) -> None:
     _, root = build(settings)
     window = {'window_size': NATIVE_WINDOW_SIZE} if settings.native else {}
     ui.run(root, host=settings.host, port=settings.port, native=settings.native, title=TITLE, **window,
-           reload=False, show=False, dark=None, favicon='📊', language='en-US', fastapi_docs=API_DOCS, show_welcome_message=False)
+           reload=False, show=False, dark=None, favicon='📊', language='en-US', fastapi_docs=API_DOCS,
+           show_welcome_message=False)
 
 
 def _answer_unknown_paths_with_404() -> None:

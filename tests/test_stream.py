@@ -1,0 +1,69 @@
+"""The /ws broadcaster: each frame built once for every client, changes frames never miss a change, and a client
+that stops reading is dropped without holding up the others."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+from taskdemo.stream import QUEUE_FRAMES, Broadcaster
+
+
+async def test_every_client_of_a_mode_gets_the_same_frame_built_once(sim):
+    broadcaster = Broadcaster(sim, interval=3600)
+    clients = [broadcaster.subscribe('full')[0] for _ in range(5)]
+    sim.start()
+    sim.step(30)
+    broadcaster.broadcast()
+    frames = [client.queue.get_nowait() for client in clients]
+    assert all(frame is frames[0] for frame in frames)
+    assert json.loads(frames[0])['completed'] == sim.counts.completed
+    for client in clients:
+        broadcaster.unsubscribe(client)
+
+
+async def test_a_changes_client_that_joins_between_broadcasts_misses_nothing(sim):
+    broadcaster = Broadcaster(sim, interval=3600)
+    early, _ = broadcaster.subscribe('changes')
+    sim.start()
+    broadcaster.broadcast()  # a full frame: the run is new
+    assert len(json.loads(early.queue.get_nowait())['individual']) == 50
+    sim.step(5)
+    late, first = broadcaster.subscribe('changes')
+    shown = json.loads(first)['individual']
+    sim.step(5)
+    broadcaster.broadcast()
+    update = json.loads(late.queue.get_nowait())
+    assert update['mode'] == 'changes'
+    shown.update(update['individual'])
+    assert shown == {str(t.id): {'status': t.status.value, 'progress': t.progress, **({'error': t.error} if t.error
+                     else {})} for t in sim.tasks}
+    assert early.queue.get_nowait() is not None
+    broadcaster.unsubscribe(early)
+    broadcaster.unsubscribe(late)
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_getting_frames(sim):
+    broadcaster = Broadcaster(sim, interval=3600)
+    stuck, _ = broadcaster.subscribe('full')
+    reader, _ = broadcaster.subscribe('full')
+    sim.start()
+    received = 0
+    for _ in range(QUEUE_FRAMES + 3):
+        sim.step(1)
+        broadcaster.broadcast()
+        reader.queue.get_nowait()
+        received += 1
+    assert stuck.dropped.is_set() and stuck.queue.qsize() == QUEUE_FRAMES, 'bounded: no more frames are kept'
+    assert not reader.dropped.is_set() and received == QUEUE_FRAMES + 3
+    broadcaster.unsubscribe(stuck)
+    broadcaster.unsubscribe(reader)
+
+
+async def test_the_broadcaster_runs_only_while_somebody_listens(sim):
+    broadcaster = Broadcaster(sim, interval=0.001)
+    client, _ = broadcaster.subscribe('full')
+    frame = await asyncio.wait_for(client.queue.get(), timeout=5)
+    assert json.loads(frame)['total'] == 50
+    assert broadcaster.running
+    broadcaster.unsubscribe(client)
+    assert not broadcaster.running
