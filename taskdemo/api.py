@@ -74,6 +74,7 @@ class StatusReply(BaseModel):
     elapsed_s: float | None
     seed: int | None
     settings: dict[str, Any]
+    streams: int = Field(description='`/ws` clients listening now')
 
 
 CONTROL_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -139,8 +140,8 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
     @app.get('/status', response_model=None, tags=['watch'],
              responses={200: {'model': StatusReply, 'description': 'the whole state'}})
     async def status() -> dict[str, Any]:
-        """The whole state: a `/ws` frame plus the state of the run."""
-        return protocol.status(sim)
+        """The whole state: a `/ws` frame plus the state of the run, and how many `/ws` clients are listening."""
+        return {**protocol.status(sim), 'streams': len(broadcaster.subscribers)}
 
     @app.websocket('/ws')
     async def stream(websocket: WebSocket, mode: Annotated[str, Query()] = 'full') -> None:
@@ -154,17 +155,23 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
         closed = asyncio.ensure_future(_wait_closed(websocket))
         dropped = asyncio.ensure_future(subscriber.dropped.wait())
         try:
-            await _send(websocket, first)
+            text = first
             while True:
+                # a client that stops reading blocks only its own send, until its queue overflows: then it is
+                # dropped (no more frames, its queue freed) while every other client keeps its cadence
+                sending = asyncio.ensure_future(_send(websocket, text))
+                await asyncio.wait({sending, dropped}, return_when=asyncio.FIRST_COMPLETED)
+                if not sending.done():
+                    sending.cancel()
+                    return
+                sending.result()
                 frame = asyncio.ensure_future(subscriber.queue.get())
                 await asyncio.wait({closed, dropped, frame}, return_when=asyncio.FIRST_COMPLETED)
                 if not frame.done():
                     frame.cancel()
-                    break
-                await _send(websocket, frame.result())
-            if dropped.done():
-                await websocket.close(code=1013, reason='too slow: this client fell more than 4 s behind')
-        except (TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
+                    return
+                text = frame.result()
+        except (WebSocketDisconnect, RuntimeError, TimeoutError, OSError):
             return  # the client went away or stopped reading: drop it
         finally:
             broadcaster.unsubscribe(subscriber)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -90,3 +92,36 @@ def test_the_api_is_described_at_docs(server):
     assert {'/start', '/reset', '/cancel', '/status'} <= set(schema['paths'])
     assert 'requestBody' in schema['paths']['/start']['post']
     assert '/ws' in schema['info']['description']
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1])
+    raise AssertionError('no VmRSS')
+
+
+def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_their_cadence(tmp_path):
+    with Server('--tasks', '10000', '--speed', '5', log_dir=tmp_path) as running:
+        httpx.post(f'{running.base}/start')
+        rss_before = rss_kb(running.process.pid)
+        stuck = socket.create_connection(('127.0.0.1', running.port))
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.sendall(b'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+                      b'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+        gaps = []
+        with connect(running.base.replace('http', 'ws') + '/ws', open_timeout=10, max_size=None) as reader:
+            reader.recv(timeout=5)
+            last = time.monotonic()
+            for _ in range(26):  # 13 s: kernel buffers take ~10 frames, then the stuck client's queue overflows
+                check_frame(json.loads(reader.recv(timeout=5)))
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+            streams_while_reading = httpx.get(f'{running.base}/status').json()['streams']
+        rss_after = rss_kb(running.process.pid)
+        stuck.close()
+    print(f'\nreader gaps: max {max(gaps):.2f} s; server RSS {rss_before / 1024:.0f} -> {rss_after / 1024:.0f} MB')
+    assert streams_while_reading == 1, 'the stuck client was dropped while the reader went on'
+    assert max(gaps) < 1.0, gaps
+    assert rss_after - rss_before < 100 * 1024, 'the stuck client cost bounded memory'

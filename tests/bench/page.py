@@ -47,6 +47,8 @@ OBSERVE_JS = '''() => {
   return shown.size;
 }'''
 
+SEEN_JS = '''() => `${document.querySelectorAll('.task-card').length} cards, ` +
+  `page text: ${JSON.stringify(document.body.innerText.slice(0, 160))}`'''
 FULL_GRID_JS = '''n => document.querySelectorAll('.task-grid .task-card').length >= n ? performance.now() : false'''
 
 
@@ -61,7 +63,13 @@ async def open_board(browser: Browser, url: str, tasks: int) -> dict[str, Any]:
     await cdp.send('Performance.enable')
     began = time.time()
     await page.goto(url, wait_until='commit', timeout=GRID_TIMEOUT_MS)
-    handle = await page.wait_for_function(FULL_GRID_JS, arg=tasks, polling=50, timeout=GRID_TIMEOUT_MS)
+    try:
+        handle = await page.wait_for_function(FULL_GRID_JS, arg=tasks, polling=50, timeout=GRID_TIMEOUT_MS)
+    except Exception as error:
+        seen = await page.evaluate(SEEN_JS)
+        await context.close()
+        raise RuntimeError(f'no full grid after {GRID_TIMEOUT_MS / 1000:.0f} s: {seen}; '
+                           f'console errors: {errors[:3]}') from error
     grid_ms = await handle.json_value()
     return {'context': context, 'page': page, 'cdp': cdp, 'errors': errors, 'grid_s': grid_ms / 1000,
             'grid_wall_s': time.time() - began}

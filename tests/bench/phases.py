@@ -126,8 +126,10 @@ class Bench:
         per_client = []
         for viewer in viewers:
             stats = frame_stats(viewer, begin, end)
-            gap = abs(finished_count(viewer.last) - finished) if viewer.last else None
-            stats['kept_up'] = (not viewer.error and stats['frames'] >= need and gap is not None and gap <= margin)
+            stats['gap'] = abs(finished_count(viewer.last) - finished) if viewer.last else None
+            stats['short'] = bool(viewer.error) or stats['frames'] < need
+            stats['behind'] = stats['gap'] is None or stats['gap'] > margin
+            stats['kept_up'] = not stats['short'] and not stats['behind']
             per_client.append(stats)
         conn_bytes = [down for up, down in measured['bytes'].values() if up or down]
         first_bytes = sorted(down for up, down in first.values() if down)
@@ -141,6 +143,9 @@ class Bench:
                                            round(max(conn_bytes, default=0) / measured['wall_s'])],
             'cpu_pct': measured['cpu_pct'],
             'kept_up': sum(c['kept_up'] for c in per_client), 'frames_needed': need,
+            'short_of_frames': sum(c['short'] for c in per_client),
+            'behind_on_counters': sum(c['behind'] for c in per_client),
+            'max_counter_gap': max((c['gap'] or 0) for c in per_client), 'status_after_end_s': round(answered - end, 2),
             'min_frames': min(c['frames'] for c in per_client),
             'max_gap_s': max((c['max_gap_s'] or 0) for c in per_client), 'finished_margin': margin,
             'first_frame_s': round(statistics.median(v.first_frame_s for v in ok), 3) if ok else None,
