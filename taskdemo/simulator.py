@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -243,23 +243,49 @@ class Simulator:
         return True
 
     def step(self, dt: float) -> None:
-        """Advance the active run by `dt` real seconds. Does nothing when no run is active."""
+        """Advance the active run by `dt` real seconds. Does nothing when no run is active.
+
+        This is the hot path (10,000 tasks at speed 1 make about 1,500 changes a step), hence the local names.
+        Whatever goes wrong inside one task's update fails that task alone, never the step or the others.
+        """
         run = self.run
         if run is None or run.state != RunState.RUNNING:
             return
         run.elapsed_s += max(dt, 0.0)
-        now = run.elapsed_s * run.settings.speed
-        due = []
-        while self._due and self._due[0][0] <= now:
-            due.append(heapq.heappop(self._due)[1])
-        changed, transitions = set(), set()
-        for task_id in due:
-            task = self.tasks[task_id]
-            status = task.status
-            if self._advance(task, now):
-                changed.add(task_id)
-                if task.status != status:
-                    transitions.add(task_id)
+        speed = run.settings.speed
+        now = run.elapsed_s * speed
+        due, tasks, progress_of = self._due, self.tasks, self._progress_of
+        changed: list[int] = []
+        transitions: list[int] = []
+        later: list[tuple[float, int]] = []
+        while due and due[0][0] <= now:
+            task = tasks[heapq.heappop(due)[1]]
+            before = task.progress
+            start = task.started_s * speed
+            try:
+                percent = int(progress_of(task, now - start))
+            except Exception as error:  # noqa: BLE001 (isolating any error of one task is the point)
+                log.warning('task %d failed in its update: %r', task.id, error)
+                self._finish(task, TaskStatus.FAILED, error=f'{type(error).__name__}: {error}')
+                changed.append(task.id)
+                transitions.append(task.id)
+                continue
+            percent = 100 if percent > 100 else before if percent < before else percent
+            if task.fail_at is not None and percent >= task.fail_at:
+                self._fail_as_planned(task)
+            elif percent >= 100:
+                task.progress = 100
+                self._finish(task, TaskStatus.COMPLETED)
+            else:
+                task.progress = percent
+                later.append((start + (percent + 1) * task.duration / 100, task.id))
+                if percent != before:
+                    changed.append(task.id)
+                continue
+            changed.append(task.id)
+            transitions.append(task.id)
+        for entry in later:  # pushed after the loop, so that no task is looked at twice in one step
+            heapq.heappush(due, entry)
         run_changed = False
         if self.counts.finished == self.total:
             self._end_run(RunState.COMPLETED)
@@ -269,34 +295,12 @@ class Simulator:
 
     # ---- transitions ------------------------------------------------------------------------------------------
 
-    def _advance(self, task: Task, now: float) -> bool:
-        """Bring one running task up to simulated time `now`; returns whether its display changed.
-
-        Whatever goes wrong inside one task's update fails that task alone, never the step or the others.
-        """
-        run = self.run
-        assert run is not None
-        before = task.progress
-        try:
-            simulated_s = now - task.started_s * run.settings.speed
-            percent = max(task.progress, min(100, int(self._progress_of(task, simulated_s))))
-        except Exception as error:  # noqa: BLE001 (isolating any error of one task is the point)
-            log.warning('task %d failed in its update: %r', task.id, error)
-            self._finish(task, TaskStatus.FAILED, error=f'{type(error).__name__}: {error}')
-            return True
-        if task.fail_at is not None and percent >= task.fail_at:
-            task.progress = task.fail_at
-            seconds = task.fail_at / 100 * task.duration
-            self._finish(task, TaskStatus.FAILED, error=(
-                f'Simulated failure for task {task.id} at {task.fail_at}% '
-                f'({seconds:.1f} s into {task.duration:.1f} s)'))
-            return True
-        task.progress = percent
-        if percent >= 100:
-            self._finish(task, TaskStatus.COMPLETED)
-            return True
-        self._schedule(task)
-        return percent != before
+    def _fail_as_planned(self, task: Task) -> None:
+        assert task.fail_at is not None
+        task.progress = task.fail_at
+        seconds = task.fail_at / 100 * task.duration
+        self._finish(task, TaskStatus.FAILED, error=(
+            f'Simulated failure for task {task.id} at {task.fail_at}% ({seconds:.1f} s into {task.duration:.1f} s)'))
 
     def _begin(self, task: Task) -> None:
         assert self.run is not None
@@ -332,7 +336,7 @@ class Simulator:
         self.counts = Counts(pending=count)
         self._due.clear()
 
-    def _emit(self, *, tasks: set[int] = frozenset(), transitions: set[int] = frozenset(), run: bool = False,
+    def _emit(self, *, tasks: Iterable[int] = (), transitions: Iterable[int] = (), run: bool = False,
               structure: bool = False) -> None:
         self.version += 1
         change = Change(version=self.version, tasks=frozenset(tasks), transitions=frozenset(transitions),
