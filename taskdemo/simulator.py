@@ -255,6 +255,7 @@ class Simulator:
         speed = run.settings.speed
         now = run.elapsed_s * speed
         due, tasks, progress_of = self._due, self.tasks, self._progress_of
+        linear = progress_of is linear_progress
         changed: list[int] = []
         transitions: list[int] = []
         later: list[tuple[float, int]] = []
@@ -263,7 +264,10 @@ class Simulator:
             before = task.progress
             start = task.started_s * speed
             try:
-                percent = int(progress_of(task, now - start))
+                if linear and task.duration > 0:  # linear_progress, inlined: it runs 15,000 times a second
+                    percent = int(100 * (now - start) / task.duration + 1e-9)
+                else:
+                    percent = int(progress_of(task, now - start))
             except Exception as error:  # noqa: BLE001 (isolating any error of one task is the point)
                 log.warning('task %d failed in its update: %r', task.id, error)
                 self._finish(task, TaskStatus.FAILED, error=f'{type(error).__name__}: {error}')

@@ -189,3 +189,15 @@ def test_a_huge_step_finishes_a_run_at_once(make_sim):
     sim.start()
     sim.step(10_000)
     assert sim.state == RunState.COMPLETED and sim.counts.finished == 1000
+
+
+def test_the_inlined_fast_path_moves_tasks_exactly_as_linear_progress_does(make_sim, clock):
+    from taskdemo.settings import RunSettings
+    fast = make_sim(tasks=300, seed=8)
+    slow = Simulator(RunSettings(tasks=300, seed=8), clock=clock, progress_of=lambda t, s: linear_progress(t, s))
+    for sim in (fast, slow):
+        sim.start()
+    while fast.active or slow.active:
+        fast.step(0.37)
+        slow.step(0.37)
+        assert states(fast) == states(slow)

@@ -85,7 +85,8 @@ async def bench_size(tasks: int, args: argparse.Namespace, browser: Any, log: An
             try:
                 result['page'] = await bench.page(browser, tasks)
             except Exception as error:  # noqa: BLE001 (a page that cannot be measured is reported, not hidden)
-                result['page_error'] = f'{type(error).__name__}: {str(error).splitlines()[0][:120]}'
+                result['page_error'] = f'{type(error).__name__}: {error}'
+                log(f'N={tasks}: the page could not be measured: {result["page_error"]}')
         result['run_settings_on_server'] = bench.run_settings
         await bench.http.aclose()
         phases = [*result['ws'].values(), result['slow'], result.get('page', {})]

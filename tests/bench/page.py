@@ -1,4 +1,4 @@
-"""One real Chromium page on the board: time to the full grid, main-thread CPU, and when each card changed."""
+"""One real Chromium page on the board: time to the grid, main-thread CPU, and when each card on screen changed."""
 from __future__ import annotations
 
 import time
@@ -47,9 +47,19 @@ OBSERVE_JS = '''() => {
   return shown.size;
 }'''
 
+TASKS_IN_DOM_JS = '''() => [...document.querySelectorAll('.task-grid .task-card')].map(card => {
+  const num = /#(\\d+)/.exec(card.textContent); return num ? Number(num[1]) : -1; }).filter(i => i >= 0)'''
 SEEN_JS = '''() => `${document.querySelectorAll('.task-card').length} cards, ` +
   `page text: ${JSON.stringify(document.body.innerText.slice(0, 160))}`'''
-FULL_GRID_JS = '''n => document.querySelectorAll('.task-grid .task-card').length >= n ? performance.now() : false'''
+# The grid is drawn when every card is in the DOM, or (for a grid that keeps only the cards on screen in the DOM)
+# when its cards fill the viewport and belong to a grid of n tasks (aria-setsize).
+FULL_GRID_JS = '''n => {
+  const cards = document.querySelectorAll('.task-grid .task-card');
+  if (!cards.length) return false;
+  const done = cards.length >= n || (Number(cards[0].getAttribute('aria-setsize')) === n &&
+    cards[cards.length - 1].getBoundingClientRect().bottom >= window.innerHeight);
+  return done ? {ms: performance.now(), cards: cards.length} : false;
+}'''
 
 
 async def open_board(browser: Browser, url: str, tasks: int) -> dict[str, Any]:
@@ -70,9 +80,9 @@ async def open_board(browser: Browser, url: str, tasks: int) -> dict[str, Any]:
         await context.close()
         raise RuntimeError(f'no full grid after {GRID_TIMEOUT_MS / 1000:.0f} s: {seen}; '
                            f'console errors: {errors[:3]}') from error
-    grid_ms = await handle.json_value()
-    return {'context': context, 'page': page, 'cdp': cdp, 'errors': errors, 'grid_s': grid_ms / 1000,
-            'grid_wall_s': time.time() - began}
+    grid = await handle.json_value()
+    return {'context': context, 'page': page, 'cdp': cdp, 'errors': errors, 'grid_s': grid['ms'] / 1000,
+            'grid_wall_s': time.time() - began, 'cards_in_dom': grid['cards']}
 
 
 async def main_thread_seconds(cdp: Any) -> dict[str, float]:

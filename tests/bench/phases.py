@@ -168,6 +168,8 @@ class Bench:
             await asyncio.wait_for(asyncio.gather(*(r.wait() for r in ready)), timeout=90)
             rss_before = rss_mb(self.server.pid)
             slow = await asyncio.to_thread(SlowViewer, self.server.port)
+            await asyncio.sleep(0.3)
+            streams_with_slow = (await self.status())[2].get('streams')
             before, peak = await self._costs(), rss_before
             while time.time() - before['time'] < seconds:
                 await asyncio.sleep(0.25)
@@ -175,6 +177,7 @@ class Bench:
             measured = self._cost_delta(before, await self._costs())
             queued = send_queue(self.server.port, slow.port)
             rss_after = rss_mb(self.server.pid)
+            streams_at_end = (await self.status())[2].get('streams')
         finally:
             stop.set()
             await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
@@ -189,7 +192,8 @@ class Bench:
         return {'seconds': measured['wall_s'], 'handshake': slow.status_line, 'cpu_pct': measured['cpu_pct'],
                 'rss_before_mb': round(rss_before, 1), 'rss_peak_mb': round(peak, 1),
                 'rss_after_mb': round(rss_after, 1), 'kernel_send_queue_bytes': queued,
-                'server_gave_up': gave_up, 'others_kept_cadence': sum(kept), 'others': readers,
+                'server_gave_up': gave_up, 'streams_with_slow': streams_with_slow, 'streams_at_end': streams_at_end,
+                'others_kept_cadence': sum(kept), 'others': readers,
                 'frames_needed': need, 'min_frames': min(s['frames'] for s in stats),
                 'max_gap_s': max((s['max_gap_s'] or 0) for s in stats),
                 'machine_busy_before_pct': self.busy_before_pct}
@@ -208,6 +212,7 @@ class Bench:
             samples = [s for s in await board.samples(opened['page']) if measured['begin'] <= s[0] <= measured['end']]
             shown_at = time.time()
             shown = await board.shown_percents(opened['page'])
+            in_dom = await opened['page'].evaluate(board.TASKS_IN_DOM_JS)
             errors = list(opened['errors'])
         finally:
             await opened['context'].close()
@@ -226,7 +231,8 @@ class Bench:
             'bytes_down_s': round(down / wall), 'bytes_up_s': round(up / wall), 'cpu_pct': measured['cpu_pct'],
             'main_thread_pct': main_thread, 'baseline_cards': baseline_cards,
             'freshness': freshness(self.replay, samples, (measured['begin'] + measured['end']) / 2),
-            'server_changes_in_window': self.replay.changes_between(measured['begin'], measured['end']),
+            'server_changes_in_window': self.replay.changes_between(measured['begin'], measured['end'], in_dom),
+            'cards_in_dom': opened['cards_in_dom'], 'cards_in_dom_at_end': len(in_dom),
             'cards_running_at_end': len(shown), 'cards_behind_at_end': len(behind),
             'max_behind_s': round(max(behind), 2) if behind else 0.0,
             'errors': errors[:5], 'replay_mismatches': self.replay_mismatches(asked, answered, status),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from taskdemo.settings import RunSettings
@@ -41,10 +42,10 @@ class Replay:
         fail = self.fail_at[task]
         return min(percent, fail) if fail is not None else percent
 
-    def changes_between(self, begin: float, end: float) -> int:
-        """How many displayed percents (of running tasks) the server changed in [begin, end]."""
+    def changes_between(self, begin: float, end: float, tasks: Iterable[int] | None = None) -> int:
+        """How many displayed percents (of running tasks, of `tasks` or all) the server changed in [begin, end]."""
         count = 0
-        for task in range(len(self.durations)):
+        for task in range(len(self.durations)) if tasks is None else tasks:
             last = 100 if self.fail_at[task] is None else self.fail_at[task]
             lo = max(1, self.progress_at(task, begin) + 1)
             hi = min(last - 1, self.progress_at(task, end))

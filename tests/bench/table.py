@@ -87,9 +87,9 @@ def rows(viewer_counts: list[int]) -> list[Row]:
     for count in viewer_counts:
         table += ws_rows('full', count) + ws_rows('changes', count)
     table += [
-        ('page: navigation to full grid (s)', 'REF 1st frame s', lambda r: page(r, lambda p: (
-            f'{p["grid_s"]:.2f}', ratio(p['grid_s'], ref(r)['first_frame_s'])))),
-        ('page: bytes to full grid', 'REF 1st frame B', lambda r: page(r, lambda p: (
+        ('page: navigation to grid drawn (s; cards in DOM)', 'REF 1st frame s', lambda r: page(r, lambda p: (
+            f'{p["grid_s"]:.2f} ({p["cards_in_dom"]} of {r["tasks"]})', ratio(p['grid_s'], ref(r)['first_frame_s'])))),
+        ('page: bytes to grid drawn', 'REF 1st frame B', lambda r: page(r, lambda p: (
             size(p['load_bytes']), ratio(p['load_bytes'], ref(r)['first_frame_bytes'])))),
         ('page: bytes/s while running (down+up)', 'REF bytes/s', lambda r: page(r, lambda p: (
             size(p['bytes_down_s'] + p['bytes_up_s']) + '/s',
@@ -106,7 +106,7 @@ def rows(viewer_counts: list[int]) -> list[Row]:
             fresh(p['freshness']), ratio(p['freshness']['p50_ms'], ref(r)['freshness']['p50_ms'])))),
         ('page: freshness p50, 1st -> 2nd half of window', '', lambda r: page(r, lambda p: (
             f'{p["freshness"]["p50_first_half_ms"]} -> {p["freshness"]["p50_second_half_ms"]} ms', None))),
-        ('page: cards shown / server percent changes', '', lambda r: page(r, lambda p: (
+        ('page: card changes seen / server changes (cards in DOM)', '', lambda r: page(r, lambda p: (
             f'{p["freshness"]["samples"]} / {p["server_changes_in_window"]}', None))),
         ('page: running cards behind at end (max s)', '', lambda r: page(r, lambda p: (
             f'{p["cards_behind_at_end"]}/{p["cards_running_at_end"]} ({p["max_behind_s"]:.1f} s)', None))),
@@ -117,8 +117,10 @@ def rows(viewer_counts: list[int]) -> list[Row]:
             ' s)', None))),
         ('slow viewer: kernel send queue for it at end', '', lambda r: slow(r, lambda s: (
             size(s['kernel_send_queue_bytes']), None))),
-        ('slow viewer: server had given up on it', '', lambda r: slow(r, lambda s: (
-            {True: 'yes (EOF once drained)', None: 'no (still streaming)'}[s['server_gave_up']], None))),
+        ('slow viewer: server dropped it (/status streams)', '', lambda r: slow(r, lambda s: (
+            f'{dropped(s)}; streams {s["streams_with_slow"]} -> {s["streams_at_end"]}', None))),
+        ('replay check: task percents off the replay (all phases)', '', lambda r: (
+            str(sum(p.get('replay_mismatches', 0) for p in [*r['ws'].values(), r.get('page', {})])), None)),
         ('server run clock ahead of started_at (ms, per phase)', '', lambda r: (
             ', '.join(f'{lead:.0f}' for lead in r['server_clock_lead_ms']), None)),
         ('relay CPU, highest phase (% of 1 core)', '', lambda r: (f'{r["relay_cpu_max_pct"]:.1f} %', None)),
@@ -128,9 +130,17 @@ def rows(viewer_counts: list[int]) -> list[Row]:
     return table
 
 
+def dropped(figures: dict[str, Any]) -> str:
+    if figures['server_gave_up']:
+        return 'yes (EOF once drained)'
+    if figures['streams_at_end'] is not None and figures['streams_at_end'] < figures['streams_with_slow']:
+        return 'yes'
+    return 'no (still streaming)'
+
+
 def page(result: dict[str, Any], show: Callable[[dict[str, Any]], tuple[str, float | None]]) -> tuple[str, Any]:
     if 'page' not in result:
-        return f'{NA} ({result.get("page_error", "not measured")})', None
+        return f'{NA} ({result.get("page_error", "not measured")[:70]}; see JSON)', None
     return show(result['page'])
 
 
