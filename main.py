@@ -19,7 +19,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f'main.py: error: {NATIVE_HINT}', file=sys.stderr)
         return 2
     from taskdemo.app import run  # imported here so that --help and bad flags answer at once
-    run(settings)
+    from taskdemo.store import DataDirError
+    try:
+        run(settings)
+    except DataDirError as error:
+        print(f'main.py: error: --data-dir: {error}', file=sys.stderr)
+        return 2
     return 0
 
 

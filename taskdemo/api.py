@@ -64,12 +64,13 @@ class StatusReply(BaseModel):
     completed: int
     failed: int
     individual: dict[str, TaskEntry]
-    state: Literal['idle', 'running', 'completed', 'cancelled']
+    state: Literal['idle', 'running', 'completed', 'cancelled', 'interrupted']
     run_id: int | None
     progress: float = Field(description='finished tasks over all tasks, 0-100')
     running: int
     pending: int
     cancelled: int
+    interrupted: int
     started_at: float | None = Field(description='wall clock, seconds since the epoch')
     elapsed_s: float | None
     seed: int | None
@@ -136,6 +137,14 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
         if not sim.cancel():
             raise HTTPException(409, 'No run is active, so there is nothing to cancel.')
         return {'message': f'Run {run.id} cancelled: {sim.counts.cancelled} tasks cancelled'}
+
+    @app.post('/resume', response_model=Message, dependencies=control, tags=['control'],
+              responses={**CONTROL_ERRORS, 409: {'model': Problem, 'description': 'no interrupted run to resume'}})
+    async def resume() -> dict[str, str]:
+        """Go on with an interrupted run (one cut off by a restart or a crash) from where its tasks stopped."""
+        if not sim.resume():
+            raise HTTPException(409, f'There is no interrupted run to resume (the run is {sim.state.value}).')
+        return {'message': f'Run {sim.run.id} resumed: {sim.counts.running} tasks running'}
 
     @app.get('/status', response_model=None, tags=['watch'],
              responses={200: {'model': StatusReply, 'description': 'the whole state'}})

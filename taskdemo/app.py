@@ -12,8 +12,11 @@ from starlette.responses import JSONResponse, Response
 
 from .api import install_api, install_error_handlers
 from .driver import Driver
+from .history_api import install_history_api
+from .recorder import Recorder
 from .settings import Settings
 from .simulator import Simulator
+from .store import Store
 from .ui.page import TITLE, create_root
 
 PAGE_PATHS = {'/'}
@@ -34,15 +37,24 @@ API_DOCS = {
 }
 
 
-def build(settings: Settings, *, sim: Simulator | None = None, drive: bool = True,
-          stream_interval: float | None = None) -> tuple[Simulator, Callable[[], None]]:
+def build(settings: Settings, *, sim: Simulator | None = None,
+          drive: bool = True) -> tuple[Simulator, Callable[[], None]]:
     """Register everything on NiceGUI's app; returns the simulator and the page's root function.
 
+    With a data folder, runs are stored and the last one comes back (interrupted, if it was cut off).
     Tests pass their own simulator and `drive=False`, and move time themselves with `sim.step(dt)`.
+    Raises DataDirError when the data folder cannot be written.
     """
     sim = sim or Simulator(settings.run)
-    extra = {} if stream_interval is None else {'stream_interval': stream_interval}
-    install_api(app, sim, settings, **extra)
+    recorder = None
+    if settings.data_dir is not None:
+        recorder = Recorder(sim, Store(settings.data_dir, keep_runs=settings.keep_runs))
+        if (last := recorder.store.last_run()) is not None:
+            sim.restore(*last)
+        app.on_startup(lambda: background_tasks.create(recorder.run(), name='taskdemo recorder'))
+        app.on_shutdown(lambda: _stop_recording(sim, recorder))
+    install_api(app, sim, settings)
+    install_history_api(app, recorder)
     install_error_handlers(app)
     _answer_unknown_paths_with_404()
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
@@ -50,7 +62,14 @@ def build(settings: Settings, *, sim: Simulator | None = None, drive: bool = Tru
     if drive:
         driver = Driver(sim)
         app.on_startup(lambda: background_tasks.create(driver.run(), name='taskdemo driver'))
-    return sim, create_root(sim, control_token=settings.control_token)
+    return sim, create_root(sim, control_token=settings.control_token, recorder=recorder)
+
+
+def _stop_recording(sim: Simulator, recorder: Recorder) -> None:
+    """A clean stop: what runs now is interrupted (to be resumed), and everything is written before we go."""
+    sim.interrupt()
+    recorder.flush_now()
+    recorder.close()
 
 
 def run(settings: Settings) -> None:

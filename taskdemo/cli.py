@@ -10,7 +10,10 @@ import math
 import os
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, NoReturn
+
+import platformdirs
 
 from .settings import DEFAULT_CORS_ORIGINS, MAX_TASKS, RunSettings, Settings, SettingsError
 
@@ -19,6 +22,11 @@ ENV_PREFIX = 'TASKDEMO_'
 
 class UsageError(Exception):
     """A flag or variable had a bad value; the message names it."""
+
+
+def default_data_dir() -> Path:
+    """The platform's folder for a user's application data (~/.local/share/taskdemo on Linux)."""
+    return Path(platformdirs.user_data_dir('taskdemo', appauthor=False))
 
 
 def _integer(text: str) -> int:
@@ -62,6 +70,9 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     'seed': (_seed, 'a whole number', 'random seed: the same seed gives exactly the same run (default: random)'),
     'control_token': (str, 'a text', 'when set, starting, resetting and cancelling need this token '
                                      '(Authorization: Bearer <token>); watching stays open'),
+    'data_dir': (lambda text: Path(text).expanduser(), 'a folder', 'where runs are stored '
+                 f'(default {default_data_dir()})'),
+    'keep_runs': (_integer, 'a whole number', 'how many past runs the history keeps (default 100)'),
 }
 RUN_FIELDS = ('tasks', 'failure_rate', 'min_duration', 'max_duration', 'speed', 'seed')
 
@@ -112,6 +123,7 @@ def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = No
                 values[name] = parse(text)
             except ValueError:
                 raise UsageError(f'{ENV_PREFIX}{name.upper()} must be true or false, got {text!r}') from None
+    values.setdefault('data_dir', default_data_dir())
     try:
         run = RunSettings(**{name: values.pop(name) for name in RUN_FIELDS if name in values})
         return Settings(run=run, **values)

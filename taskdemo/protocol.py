@@ -47,6 +47,7 @@ def status(sim: Simulator) -> dict[str, Any]:
         'running': sim.counts.running,
         'pending': sim.counts.pending,
         'cancelled': sim.counts.cancelled,
+        'interrupted': sim.counts.interrupted,
         'started_at': run.started_at if run else None,
         'elapsed_s': round(run.elapsed_s, 3) if run else None,
         'seed': run.seed if run else None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 MAX_TASKS = 10_000
@@ -14,6 +15,7 @@ MAX_DURATION_S = 7 * 24 * 3600.0
 MAX_SPEED = 100_000.0
 MAX_SEED = 2**63 - 1
 DEFAULT_CORS_ORIGINS = ('http://localhost:3000',)
+MAX_KEEP_RUNS = 100_000
 
 
 class SettingsError(ValueError):
@@ -67,9 +69,12 @@ class Settings:
     run: RunSettings = field(default_factory=RunSettings)
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     control_token: str | None = None
+    data_dir: Path | None = None  # where runs are stored; None keeps them in memory only (the CLI always sets one)
+    keep_runs: int = 100
 
     def __post_init__(self) -> None:
         object.__setattr__(self, 'port', check_int('port', self.port, 0, 65535))
+        object.__setattr__(self, 'keep_runs', check_int('keep_runs', self.keep_runs, 1, MAX_KEEP_RUNS))
         if not self.host:
             raise SettingsError('host', 'must not be empty')
 

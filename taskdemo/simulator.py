@@ -46,6 +46,7 @@ class RunState(StrEnum):
     RUNNING = 'running'
     COMPLETED = 'completed'
     CANCELLED = 'cancelled'
+    INTERRUPTED = 'interrupted'  # the app stopped (or crashed) mid-run; `resume()` goes on from there
 
 
 @dataclass(slots=True)
@@ -81,7 +82,7 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        return self.state in {RunState.COMPLETED, RunState.CANCELLED}
+        return self.state in {RunState.COMPLETED, RunState.CANCELLED, RunState.INTERRUPTED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +225,7 @@ class Simulator:
 
     def reset(self) -> None:
         """Cancel any active run and put every task back to pending at 0 %."""
+        self.cancel()
         self.run = None
         self._set_tasks(self.settings.tasks)
         self._emit(structure=True)
@@ -240,6 +242,49 @@ class Simulator:
         self._due.clear()
         self._end_run(RunState.CANCELLED)
         self._emit(tasks=changed, transitions=changed, run=True)
+        return True
+
+    def restore(self, run: Run, tasks: list[Task]) -> None:
+        """Show a run that was stored (the last one, after a restart). Later runs are numbered after it."""
+        self.run = run
+        self.settings = run.settings
+        self.tasks = tasks
+        self.counts = Counts()
+        for task in tasks:
+            setattr(self.counts, _COUNT_FIELD[task.status], getattr(self.counts, _COUNT_FIELD[task.status]) + 1)
+        self._due.clear()
+        self._runs_started = max(self._runs_started, run.id)
+        self._emit(structure=True)
+
+    def interrupt(self) -> bool:
+        """The app is stopping: running tasks become interrupted, to be resumed later. False if nothing ran."""
+        if not self.active:
+            return False
+        changed = [task.id for task in self.tasks if task.status in {TaskStatus.RUNNING, TaskStatus.PENDING}]
+        for task_id in changed:
+            self._count(self.tasks[task_id], TaskStatus.INTERRUPTED)
+        self._due.clear()
+        self._end_run(RunState.INTERRUPTED)
+        self._emit(tasks=changed, transitions=changed, run=True)
+        return True
+
+    def resume(self) -> bool:
+        """Go on with an interrupted run: its interrupted tasks carry on from their progress. False if there was
+        nothing to resume."""
+        run = self.run
+        if run is None or run.state != RunState.INTERRUPTED:
+            return False
+        run.state = RunState.RUNNING
+        run.finished_s = None
+        resumed = [task for task in self.tasks if task.status == TaskStatus.INTERRUPTED]
+        for task in resumed:
+            self._count(task, TaskStatus.RUNNING)
+            # as if it had started long enough ago to be where it stopped
+            task.started_s = run.elapsed_s - task.progress / 100 * task.duration / run.settings.speed
+            self._schedule(task)
+        ids = [task.id for task in resumed]
+        self._emit(tasks=ids, transitions=ids, run=True)
+        self.step(0.0)
         return True
 
     def step(self, dt: float) -> None:

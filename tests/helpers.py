@@ -55,7 +55,7 @@ class Server:
     """`python main.py` in a subprocess on 127.0.0.1: started, waited for on a real URL, and stopped by its PID."""
 
     def __init__(self, *args: str, log_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
-        self.args = args
+        self.args = args if '--data-dir' in args else (*args, '--data-dir', str(log_dir / 'data'))
         self.port = port or free_port()
         self.base = f'http://127.0.0.1:{self.port}'
         self.log_path = log_dir / f'server-{self.port}.log'

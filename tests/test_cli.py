@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import main
-from taskdemo.cli import UsageError, parse_args
+from taskdemo.cli import UsageError, default_data_dir, parse_args
 from taskdemo.settings import RunSettings, Settings
 
 from .helpers import clean_env
@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_no_flags_give_the_documented_defaults():
     settings = parse_args([], env={})
-    assert settings == Settings()
+    assert settings == Settings(data_dir=default_data_dir())
+    assert settings.keep_runs == 100
     assert (settings.host, settings.port, settings.native) == ('127.0.0.1', 8080, False)
     assert settings.run == RunSettings(tasks=50, failure_rate=0.2, min_duration=30, max_duration=120, speed=1)
     assert settings.cors_origins == ('http://localhost:3000',) and settings.control_token is None
@@ -28,11 +29,13 @@ def test_every_flag_is_read():
     settings = parse_args(['--host', '0.0.0.0', '--port', '9000', '--tasks', '200', '--failure-rate', '0.5',
                            '--min-duration', '1', '--max-duration', '2.5', '--speed', '60', '--seed', '42',
                            '--cors-origin', 'http://a.test', '--cors-origin', 'http://b.test',
-                           '--control-token', 's3cret', '--native'], env={})
+                           '--control-token', 's3cret', '--native', '--data-dir', '/tmp/runs', '--keep-runs', '7'],
+                          env={})
     assert settings.host == '0.0.0.0' and settings.port == 9000 and settings.native
     assert settings.run == RunSettings(tasks=200, failure_rate=0.5, min_duration=1, max_duration=2.5, speed=60,
                                        seed=42)
     assert settings.cors_origins == ('http://a.test', 'http://b.test') and settings.control_token == 's3cret'
+    assert settings.data_dir == Path('/tmp/runs') and settings.keep_runs == 7
 
 
 def test_environment_variables_set_what_flags_do_not_and_a_flag_wins():
@@ -62,6 +65,8 @@ def test_environment_variables_set_what_flags_do_not_and_a_flag_wins():
     (['--port', '70000'], '--port'),
     (['--tasks'], '--tasks'),
     (['--colour', 'blue'], '--colour'),
+    (['--keep-runs', '0'], '--keep-runs'),
+    (['--keep-runs', 'all'], '--keep-runs'),
 ])
 def test_a_bad_flag_is_named_in_the_error(argv, named):
     with pytest.raises(UsageError, match=named):

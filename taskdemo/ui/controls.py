@@ -12,6 +12,7 @@ START_LABELS = {
     RunState.RUNNING: 'Processing...',
     RunState.COMPLETED: 'Completed! Start over?',
     RunState.CANCELLED: 'Start over',
+    RunState.INTERRUPTED: 'Start over',
 }
 
 
@@ -21,6 +22,7 @@ class RunControls:
         self._token = control_token
         self.unlocked = control_token is None
         with ui.row().classes('items-center gap-2'):
+            self._resume = ui.button('Resume', on_click=self.resume, icon='play_arrow').mark('resume')
             self._start = ui.button(START_LABELS[RunState.IDLE], on_click=self.start).mark('start')
             self._cancel = ui.button('Cancel', on_click=self.cancel, color='negative').mark('cancel')
         if not self.unlocked:
@@ -38,6 +40,10 @@ class RunControls:
             self._sim.start()
         except RunActiveError as error:
             ui.notify(f'Not started: {error}', type='warning')
+
+    def resume(self) -> None:
+        if self.unlocked:
+            self._sim.resume()
 
     def cancel(self) -> None:
         if self.unlocked:
@@ -57,4 +63,6 @@ class RunControls:
         self._start.text = START_LABELS[state]
         self._start.enabled = self.unlocked and state != RunState.RUNNING
         self._cancel.visible = state == RunState.RUNNING
+        self._resume.visible = state == RunState.INTERRUPTED
+        self._resume.enabled = self.unlocked
         self._cancel.enabled = self.unlocked

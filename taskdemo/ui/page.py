@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
+from ..recorder import Recorder
 from ..simulator import Change, RunState, Simulator
 from .controls import RunControls
 from .grid import TaskGrid
+from .history import HistoryPanel
 from .progress import RunProgress
 from .summary import RunSummary, summary_line
 
@@ -20,14 +22,16 @@ POSITIVE = '#15803d'
 CSS = (Path(__file__).parent / 'board.css').read_text()
 
 
-def create_root(sim: Simulator, *, control_token: str | None = None) -> Callable[[], None]:
+def create_root(sim: Simulator, *, control_token: str | None = None,
+                recorder: Recorder | None = None) -> Callable[[], None]:
     def root() -> None:
-        Board(sim, control_token=control_token)
+        Board(sim, control_token=control_token, recorder=recorder)
     return root
 
 
 class Board:
-    def __init__(self, sim: Simulator, *, control_token: str | None = None) -> None:
+    def __init__(self, sim: Simulator, *, control_token: str | None = None,
+                 recorder: Recorder | None = None) -> None:
         self._sim = sim
         self._shown_state = sim.state
         ui.page_title(TITLE)
@@ -40,6 +44,7 @@ class Board:
         self.progress = RunProgress(sim)
         self.grid = TaskGrid(sim)
         self.summary = RunSummary(sim)
+        self.history = HistoryPanel(recorder) if recorder else None
         sim.changed.subscribe(self.on_change)
 
     def on_change(self, change: Change) -> None:
@@ -49,6 +54,8 @@ class Board:
             self.controls.update()
             self.summary.update()
             self._announce_end()
+            if self.history and self._sim.run and self._sim.run.finished:
+                background_tasks.create(self.history.refresh(), name='refresh history')
 
     def _announce_end(self) -> None:
         state = self._sim.state

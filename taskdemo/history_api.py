@@ -1,0 +1,82 @@
+"""Past runs over HTTP: `GET /runs`, `GET /runs/{id}` and exports as JSON and CSV (one row per task)."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Path, Query
+from fastapi.responses import JSONResponse, Response
+
+from .recorder import Recorder
+from .simulator import Task
+from .store import RunRow
+
+EXPORT_COLUMNS = ('id', 'status', 'progress', 'duration_s', 'started_at', 'finished_at', 'error')
+RunId = Annotated[int, Path(ge=1, le=2**62, description='the run number')]
+
+
+def install_history_api(app: FastAPI, recorder: Recorder | None) -> None:
+    async def find(run_id: int) -> tuple[RunRow, list[Task]]:
+        if recorder is None:
+            raise HTTPException(404, 'No history: this server runs without a data folder.')
+        row = await recorder.call(recorder.store.run, run_id)
+        if row is None:
+            raise HTTPException(404, f'No run {run_id} in the history (it keeps the last {recorder.store.keep_runs}).')
+        return row, await recorder.call(recorder.store.tasks, run_id)
+
+    @app.get('/runs', tags=['history'])
+    async def runs(limit: Annotated[int, Query(ge=1, le=100_000)] = 100) -> list[dict[str, Any]]:
+        """Past runs, newest first: when, settings, counts, success rate, duration."""
+        if recorder is None:
+            return []
+        return [row.as_dict() for row in await recorder.call(recorder.store.runs, limit)]
+
+    @app.get('/runs/{run_id}', tags=['history'])
+    async def run(run_id: RunId) -> dict[str, Any]:
+        """One run with every task."""
+        row, tasks = await find(run_id)
+        return {**row.as_dict(), 'tasks': [export_row(row, task) for task in tasks]}
+
+    @app.get('/runs/{run_id}/export.json', tags=['history'])
+    async def export_json(run_id: RunId) -> JSONResponse:
+        """One run with every task, as a file to download."""
+        row, tasks = await find(run_id)
+        body = {**row.as_dict(), 'tasks': [export_row(row, task) for task in tasks]}
+        return JSONResponse(body, headers=_attachment(f'taskdemo-run-{run_id}.json'))
+
+    @app.get('/runs/{run_id}/export.csv', tags=['history'], response_class=Response,
+             responses={200: {'content': {'text/csv': {}}, 'description': 'one row per task'}})
+    async def export_csv(run_id: RunId) -> Response:
+        """Every task of a run as CSV: id, status, progress, duration, started and finished times, error."""
+        row, tasks = await find(run_id)
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=EXPORT_COLUMNS, lineterminator='\n')
+        writer.writeheader()
+        writer.writerows(export_row(row, task) for task in tasks)
+        return Response(text.getvalue(), media_type='text/csv; charset=utf-8',
+                        headers=_attachment(f'taskdemo-run-{run_id}.csv'))
+
+
+def export_row(run: RunRow, task: Task) -> dict[str, Any]:
+    duration = None if task.started_s is None or task.finished_s is None else round(task.finished_s - task.started_s, 3)
+    return {
+        'id': task.id,
+        'status': task.status.value,
+        'progress': task.progress,
+        'duration_s': duration,
+        'started_at': _timestamp(run.started_at, task.started_s),
+        'finished_at': _timestamp(run.started_at, task.finished_s),
+        'error': task.error,
+    }
+
+
+def _timestamp(run_started_at: float, offset_s: float | None) -> str | None:
+    if offset_s is None:
+        return None
+    return datetime.fromtimestamp(run_started_at + offset_s, tz=UTC).isoformat(timespec='milliseconds')
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {'Content-Disposition': f'attachment; filename="{name}"'}

@@ -1,0 +1,154 @@
+"""Runs on disk: what the recorder writes comes back after a restart, exactly, and a bad file loses nothing else."""
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from taskdemo.recorder import Recorder
+from taskdemo.settings import RunSettings
+from taskdemo.simulator import RunState, Simulator, TaskStatus
+from taskdemo.store import FILE_NAME, DataDirError, Store
+
+from .helpers import finish
+
+
+def states(tasks) -> list[tuple]:
+    return [(t.id, t.status, t.progress, t.duration, t.fail_at, t.started_s, t.finished_s, t.error) for t in tasks]
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    store = Store(tmp_path, keep_runs=3)
+    yield store
+    store.close()
+
+
+async def test_a_finished_run_comes_back_exactly(sim: Simulator, tmp_path: Path):
+    recorder = Recorder(sim, Store(tmp_path))
+    sim.start()
+    finish(sim)
+    await recorder.flush()
+    recorder.close()
+    reopened = Store(tmp_path)
+    run, tasks = reopened.last_run()
+    assert run.id == sim.run.id and run.state == RunState.COMPLETED and run.seed == sim.run.seed
+    assert run.settings == sim.settings and run.finished_s == sim.run.finished_s
+    assert states(tasks) == states(sim.tasks)
+    reopened.close()
+
+
+async def test_settings_and_every_task_are_written_with_the_first_flush_of_a_run(make_sim, tmp_path: Path):
+    sim = make_sim(tasks=2000, seed=3)
+    recorder = Recorder(sim, Store(tmp_path))
+    sim.start()
+    await recorder.flush(include_progress=False)
+    row = await recorder.call(recorder.store.run, 1)
+    assert row.settings == sim.settings.as_dict() and row.seed == 3 and row.state == 'running'
+    assert len(await recorder.call(recorder.store.tasks, 1)) == 2000
+    recorder.close()
+
+
+async def test_without_the_progress_flush_only_status_changes_are_written(make_sim, tmp_path: Path):
+    sim = make_sim(tasks=50, seed=3)
+    recorder = Recorder(sim, Store(tmp_path), clock=lambda: 0.0)  # a clock that never reaches the progress flush
+    sim.start()
+    await recorder.flush(include_progress=False)
+    sim.step(60)
+    await recorder.flush(include_progress=False)
+    stored = {task.id: task for task in await recorder.call(recorder.store.tasks, 1)}
+    for task in sim.tasks:
+        if task.status.finished:
+            assert states([stored[task.id]]) == states([task]), 'a finished task is written at the next flush'
+        else:
+            assert stored[task.id].progress == 0, 'percent changes wait for the slower progress flush'
+    await recorder.flush(include_progress=True)
+    stored = await recorder.call(recorder.store.tasks, 1)
+    assert states(stored) == states(sim.tasks)
+    recorder.close()
+
+
+async def test_a_run_cut_off_mid_way_comes_back_interrupted_and_resumes(make_sim, clock, tmp_path: Path):
+    sim = make_sim(seed=21)
+    recorder = Recorder(sim, Store(tmp_path))
+    sim.start()
+    sim.step(50)
+    await recorder.flush()
+    finished = {t.id: (t.status, t.progress, t.error) for t in sim.tasks if t.status.finished}
+    running = {t.id: t.progress for t in sim.tasks if t.status == TaskStatus.RUNNING}
+    recorder.close()  # as after a kill: the run is stored as running
+
+    again = Simulator(RunSettings(), clock=clock)
+    store = Store(tmp_path)
+    again.restore(*store.last_run())
+    assert again.state == RunState.INTERRUPTED
+    for task in again.tasks:
+        if task.id in finished:
+            assert (task.status, task.progress, task.error) == finished[task.id]
+        else:
+            assert task.status == TaskStatus.INTERRUPTED and task.progress == running[task.id]
+    assert again.counts.interrupted == len(running)
+    assert again.resume()
+    finish(again)
+    assert again.state == RunState.COMPLETED
+    reference = make_sim(seed=21)
+    reference.start()
+    finish(reference)
+    assert [(t.status, t.error) for t in again.tasks] == [(t.status, t.error) for t in reference.tasks], \
+        'a resumed run ends as the same run would have ended without the interruption'
+    assert again.start().id == sim.run.id + 1, 'runs after a restart are numbered on'
+    store.close()
+
+
+async def test_history_keeps_the_newest_runs_only(make_sim, tmp_path: Path):
+    sim = make_sim(tasks=5, seed=1)
+    store = Store(tmp_path, keep_runs=3)
+    recorder = Recorder(sim, store)
+    for _ in range(5):
+        sim.start()
+        finish(sim)
+        await recorder.flush()
+    assert [row.id for row in await recorder.call(store.runs)] == [5, 4, 3]
+    assert await recorder.call(store.tasks, 1) == []
+    recorder.close()
+
+
+def test_a_corrupt_database_is_moved_aside_and_a_fresh_one_made(tmp_path: Path, caplog):
+    (tmp_path / FILE_NAME).write_bytes(b'this is not a database' * 100)
+    store = Store(tmp_path)
+    assert store.runs() == []
+    aside = [p.name for p in tmp_path.iterdir() if '.corrupt-' in p.name]
+    assert len(aside) == 1 and 'moved it aside' in caplog.text
+    store.close()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root can write anywhere')
+def test_a_read_only_data_folder_is_one_clear_error(tmp_path: Path):
+    tmp_path.chmod(0o500)
+    with pytest.raises(DataDirError, match='cannot be written'):
+        Store(tmp_path / 'sub')
+
+
+def test_a_data_folder_that_is_a_file_is_one_clear_error(tmp_path: Path):
+    (tmp_path / 'file').write_text('x')
+    with pytest.raises(DataDirError, match='cannot be written'):
+        Store(tmp_path / 'file')
+
+
+async def test_a_failed_write_is_retried_and_loses_nothing(sim: Simulator, tmp_path: Path, caplog):
+    recorder = Recorder(sim, Store(tmp_path))
+    sim.start()
+    await recorder.flush()
+    blocker = sqlite3.connect(tmp_path / FILE_NAME, timeout=0)
+    blocker.execute('BEGIN EXCLUSIVE')  # another process holds the database
+    recorder.store._db.execute('PRAGMA busy_timeout = 0')
+    sim.step(60)
+    await recorder.flush()
+    assert recorder.failed_writes == 1 and 'could not write' in caplog.text
+    blocker.execute('ROLLBACK')
+    blocker.close()
+    await recorder.flush()  # the ids came back: this writes them
+    assert states(await recorder.call(recorder.store.tasks, 1)) == states(sim.tasks)
+    recorder.close()
