@@ -1,8 +1,10 @@
 """The whole app in NiceGUI's simulated browser: board, API and stream on one simulator, as `main.py` wires it."""
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,8 +17,11 @@ from nicegui.testing.general import nicegui_reset_globals, prepare_simulation
 from taskdemo.app import build
 from taskdemo.settings import Settings
 from taskdemo.simulator import RunState, Simulator
+from taskdemo.ui.grid import TaskGrid
+from taskdemo.ui.states import CODES
 
 from .helpers import finish
+from .test_grid_wire import decode
 
 
 @asynccontextmanager
@@ -101,3 +106,44 @@ async def test_with_a_control_token_the_board_watches_until_the_token_is_given(l
     assert sim.state == RunState.RUNNING
     response = await locked_user.http_client.post('/reset')
     assert response.status_code == 401 and sim.state == RunState.RUNNING
+
+
+@pytest.fixture
+async def stored_user(sim: Simulator, tmp_path) -> AsyncIterator[User]:
+    async with whole_app(sim, Settings(data_dir=tmp_path)) as user:
+        yield user
+
+
+async def test_an_interrupted_run_offers_resume_beside_start_over(stored_user: User, sim):
+    await stored_user.open('/')
+    stored_user.find('Start Process').click()
+    sim.step(50)
+    sim.interrupt()  # as a restart after a crash leaves it
+    await stored_user.should_see('Resume')
+    await stored_user.should_see('Start over')
+    await stored_user.should_see(f'Interrupted: {sim.counts.interrupted}')
+    stored_user.find('Resume').click()
+    assert sim.active and sim.counts.interrupted == 0
+    await stored_user.should_see('Processing...')
+    await stored_user.should_not_see('Resume')
+
+
+async def test_the_history_panel_lists_finished_runs_and_opens_one(stored_user: User, sim):
+    await stored_user.open('/')
+    stored_user.find('Start Process').click()
+    finish(sim)
+    stored_user.find(marker='history').elements.pop().open()  # a simulated click does not unfold an expansion
+    table = stored_user.find(marker='history-table').elements.pop()
+    deadline = time.monotonic() + 5
+    while not table.rows and time.monotonic() < deadline:
+        await asyncio.sleep(0)  # the history is read on the store's own thread: yield until it is shown
+    assert [row['id'] for row in table.rows] == [1]
+    assert table.rows[0]['counts'] == f'{sim.counts.completed} / {sim.counts.failed}'
+    assert table.rows[0]['state'] == 'completed'
+    stored_user.find(marker='history-table').trigger('open', 1)
+    await stored_user.should_see(marker='run-dialog')
+    await stored_user.should_see(f'completed: {sim.counts.completed} completed, {sim.counts.failed} failed')
+    grids = [grid for grid in stored_user.find(TaskGrid).elements if grid.props['snapshot']['n'] == 50]
+    dialog_grid = grids[-1]
+    assert [entry[:2] for entry in decode(dialog_grid.props['snapshot'])] == [
+        (CODES[task.status], task.progress) for task in sim.tasks]

@@ -60,6 +60,7 @@ class HistoryPanel:
     async def refresh(self) -> None:
         if not self._expansion.value:
             return  # closed: nothing to show, nothing to read
+        await self._recorder.flush(include_progress=False)  # so that a run that just ended is listed
         rows = await self._recorder.call(self._recorder.store.runs)
         self._table.rows = [table_row(row) for row in rows]
         self._table.update()

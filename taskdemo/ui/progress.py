@@ -20,6 +20,7 @@ class RunProgress:
                     self._running = ui.label().classes('counter').mark('running-count')
                     self._pending = ui.label().classes('counter').mark('pending-count')
                     self._cancelled = ui.label().classes('counter').mark('cancelled-count')
+                    self._interrupted = ui.label().classes('counter').mark('interrupted-count')
         self.update()
 
     def update(self) -> None:
@@ -33,3 +34,5 @@ class RunProgress:
         self._pending.text = f'Pending: {counts.pending}'
         self._cancelled.text = f'Cancelled: {counts.cancelled}'
         self._cancelled.visible = counts.cancelled > 0
+        self._interrupted.text = f'Interrupted: {counts.interrupted}'
+        self._interrupted.visible = counts.interrupted > 0

@@ -1,0 +1,97 @@
+"""History over HTTP: the list, one run, and its exports, read from the store; bad ids are 4xx."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from taskdemo.api import install_api, install_error_handlers
+from taskdemo.history_api import EXPORT_COLUMNS, install_history_api
+from taskdemo.recorder import Recorder
+from taskdemo.settings import Settings
+from taskdemo.simulator import Simulator, TaskStatus
+from taskdemo.store import Store
+
+from .helpers import finish
+
+
+@pytest.fixture
+async def recorded(sim: Simulator, tmp_path) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
+    recorder = Recorder(sim, Store(tmp_path, keep_runs=5))
+    app = FastAPI()
+    install_api(app, sim, Settings())
+    install_history_api(app, recorder)
+    install_error_handlers(app)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
+        yield client, recorder
+    recorder.close()
+
+
+async def test_runs_lists_past_runs_newest_first_with_counts_and_success_rate(recorded, sim):
+    client, recorder = recorded
+    for _ in range(2):
+        await client.post('/start')
+        finish(sim)
+        await recorder.flush()
+    runs = (await client.get('/runs')).json()
+    assert [run['id'] for run in runs] == [2, 1]
+    latest = runs[0]
+    assert latest['state'] == 'completed' and latest['total'] == 50
+    assert latest['completed'] == sim.counts.completed and latest['failed'] == sim.counts.failed
+    assert latest['success_rate'] == round(100 * sim.counts.completed / 50, 1)
+    assert latest['settings']['tasks'] == 50 and latest['finished_s'] == sim.run.finished_s
+
+
+async def test_one_run_and_its_exports_have_a_row_per_task(recorded, sim):
+    client, recorder = recorded
+    await client.post('/start', json={'seed': 4})
+    finish(sim)
+    await recorder.flush()
+    run = (await client.get('/runs/1')).json()
+    assert len(run['tasks']) == 50 and run['seed'] == 4
+    exported = await client.get('/runs/1/export.json')
+    assert exported.headers['content-disposition'] == 'attachment; filename="taskdemo-run-1.json"'
+    assert exported.json() == run
+    table = await client.get('/runs/1/export.csv')
+    assert table.headers['content-type'].startswith('text/csv')
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert tuple(rows[0]) == EXPORT_COLUMNS and len(rows) == 50
+    for row, task in zip(rows, sim.tasks, strict=True):
+        assert row['id'] == str(task.id) and row['status'] == task.status.value
+        assert row['progress'] == str(task.progress)
+        assert row['error'] == (task.error or '')
+        assert float(row['duration_s']) == pytest.approx(task.finished_s - task.started_s, abs=1e-3)
+        assert row['started_at'].endswith('+00:00') and row['finished_at'] > row['started_at']
+    assert any(row['status'] == TaskStatus.FAILED.value and row['error'] for row in rows)
+
+
+@pytest.mark.parametrize(('path', 'status'), [('/runs/99', 404), ('/runs/0', 422), ('/runs/abc', 422),
+                                              ('/runs/99/export.csv', 404), ('/runs?limit=0', 422),
+                                              ('/runs/99999999999999999999999', 422)])
+async def test_unknown_or_bad_run_ids_are_4xx_with_a_reason(recorded, path, status):
+    client, _ = recorded
+    response = await client.get(path)
+    assert response.status_code == status and response.json()['detail']
+
+
+async def test_without_a_data_folder_history_is_empty_and_says_why(sim):
+    app = FastAPI()
+    install_history_api(app, None)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
+        assert (await client.get('/runs')).json() == []
+        response = await client.get('/runs/1')
+        assert response.status_code == 404 and 'data folder' in response.json()['detail']
+
+
+async def test_resume_is_409_unless_a_run_was_interrupted(recorded, sim):
+    client, _ = recorded
+    assert (await client.post('/resume')).status_code == 409
+    await client.post('/start')
+    sim.step(40)
+    sim.interrupt()
+    response = await client.post('/resume')
+    assert response.status_code == 200 and sim.active
