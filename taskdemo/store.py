@@ -160,15 +160,15 @@ class Store:
             return None
         row = rows[0]
         tasks = self.tasks(row.id)
-        state = RunState(row.state)
+        state, finished_s = RunState(row.state), row.finished_s
         if state == RunState.RUNNING:
-            state = RunState.INTERRUPTED
+            state, finished_s = RunState.INTERRUPTED, row.elapsed_s
             for task in tasks:
                 if task.status == TaskStatus.RUNNING:
                     task.status = TaskStatus.INTERRUPTED
         settings = RunSettings(**row.settings)
         run = Run(id=row.id, settings=settings, seed=row.seed, started_at=row.started_at, elapsed_s=row.elapsed_s,
-                  state=state, finished_s=row.finished_s)
+                  state=state, finished_s=finished_s)
         return run, tasks
 
     def _transaction(self) -> _Transaction:

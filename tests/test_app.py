@@ -17,7 +17,6 @@ from nicegui.testing.general import nicegui_reset_globals, prepare_simulation
 from taskdemo.app import build
 from taskdemo.settings import Settings
 from taskdemo.simulator import RunState, Simulator
-from taskdemo.ui.grid import TaskGrid
 from taskdemo.ui.states import CODES
 
 from .helpers import finish
@@ -143,7 +142,6 @@ async def test_the_history_panel_lists_finished_runs_and_opens_one(stored_user: 
     stored_user.find(marker='history-table').trigger('open', 1)
     await stored_user.should_see(marker='run-dialog')
     await stored_user.should_see(f'completed: {sim.counts.completed} completed, {sim.counts.failed} failed')
-    grids = [grid for grid in stored_user.find(TaskGrid).elements if grid.props['snapshot']['n'] == 50]
-    dialog_grid = grids[-1]
+    dialog_grid = stored_user.find(marker='stored-grid').elements.pop()
     assert [entry[:2] for entry in decode(dialog_grid.props['snapshot'])] == [
         (CODES[task.status], task.progress) for task in sim.tasks]

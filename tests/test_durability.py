@@ -40,6 +40,8 @@ def test_a_stopped_server_brings_the_run_back_and_resumes_it(tmp_path, stop):
         server.stop(kill=stop == 'SIGKILL')
         server.start()
         after = httpx.get(f'{server.base}/status').json()
+        page = httpx.get(f'{server.base}/')
+        assert page.status_code == 200 and 'Task Processing Simulator' in page.text, 'the board shows the run'
     finally:
         server.stop()
     server.start()

@@ -79,6 +79,6 @@ class HistoryPanel:
                 ui.button('Close', on_click=dialog.close).props('flat')
             ui.label(f'{row.state}: {row.completed} completed, {row.failed} failed, {row.cancelled} cancelled; '
                      f'{table_row(row)["duration"]}').classes('text-sm')
-            TaskGrid(stored)  # read-only: nothing ever sends it changes
+            TaskGrid(stored).mark('stored-grid')  # read-only: nothing ever sends it changes
         dialog.on('hide', dialog.delete)
         dialog.open()

@@ -20,14 +20,17 @@ def format_duration(seconds: float) -> str:
 
 def summary_line(sim: Simulator) -> str:
     run, counts = sim.run, sim.counts
-    assert run is not None and run.finished_s is not None
+    assert run is not None
     ended = counts.completed + counts.failed
     rate = f'{100 * counts.completed / ended:.0f}%' if ended else 'n/a'
-    verb = 'finished' if run.state == RunState.COMPLETED else 'was cancelled'
-    line = (f'Run {run.id} {verb} in {format_duration(run.finished_s)}: {counts.completed} completed, '
-            f'{counts.failed} failed')
+    verb = {RunState.COMPLETED: 'finished in', RunState.CANCELLED: 'was cancelled after',
+            RunState.INTERRUPTED: 'was interrupted after'}.get(run.state, 'has run for')
+    seconds = run.finished_s if run.finished_s is not None else run.elapsed_s
+    line = f'Run {run.id} {verb} {format_duration(seconds)}: {counts.completed} completed, {counts.failed} failed'
     if counts.cancelled:
         line += f', {counts.cancelled} cancelled'
+    if counts.interrupted:
+        line += f', {counts.interrupted} interrupted'
     return f'{line}; success rate {rate}.'
 
 
