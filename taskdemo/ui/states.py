@@ -18,7 +18,7 @@ ICONS = {
     TaskStatus.COMPLETED: '✔',
     TaskStatus.FAILED: '✖',
     TaskStatus.CANCELLED: '⊘',
-    TaskStatus.INTERRUPTED: '⏸',
+    TaskStatus.INTERRUPTED: '‖',
 }
 
 CODES = {status: code for code, status in enumerate(TaskStatus)}  # one byte per task on the wire
