@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from .simulator import Simulator
+from .simulator import Change, Simulator
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +24,21 @@ class Driver:
         self.failed_ticks = 0
         self._clock = clock
         self._sleep = sleep
+        self._last = clock()
+        sim.changed.subscribe(self._on_change, unsubscribe_on_delete=False)
+
+    def _on_change(self, change: Change) -> None:
+        if change.structure or change.run:
+            # a run that starts (or resumes) between two ticks counts its time from now, not from the last tick
+            self._last = self._clock()
 
     async def run(self) -> None:
-        last = self._clock()
+        self._last = self._clock()
         while True:
             await self._sleep(self.interval)
             now = self._clock()
-            self.tick(now - last)
-            last = now
+            self.tick(now - self._last)
+            self._last = now
 
     def tick(self, dt: float) -> None:
         self.ticks += 1

@@ -50,3 +50,24 @@ async def test_a_failing_step_is_logged_and_the_timer_goes_on(sim, caplog):
         await driver.run()
     assert len(calls) == 4 and driver.failed_ticks == 1
     assert 'simulator step failed' in caplog.text
+
+
+async def test_a_run_started_between_two_ticks_counts_its_time_from_its_start(sim):
+    clock = FakeClock(now=0)
+    calls = []
+
+    async def sleep(seconds: float) -> None:
+        calls.append(seconds)
+        if len(calls) == 1:
+            clock.advance(0.06)
+            sim.start()  # 0.06 s after the last tick, 0.04 s before the next one
+            clock.advance(0.04)
+        elif len(calls) == 2:
+            clock.advance(0.1)
+        else:
+            raise Stop
+
+    driver = Driver(sim, clock=clock, sleep=sleep)
+    with pytest.raises(Stop):
+        await driver.run()
+    assert sim.run.elapsed_s == pytest.approx(0.04 + 0.1), 'no time from before the start is counted'

@@ -63,19 +63,34 @@ async def bench_size(tasks: int, args: argparse.Namespace, browser: Any, log: An
     result['simulator'] = time_steps(settings, steps=300, budget_s=10 if args.quick else 30)
     replay = Replay.of(settings, started_at=0.0)
     server = Server(tasks=tasks, speed=args.speed, min_duration=args.min_duration, max_duration=args.max_duration)
-    relay = None
+    try:
+        await measure_server(result, server, replay, settings, args, browser, log)
+    except Exception as error:  # noqa: BLE001 (one size that fails is reported; the others still run)
+        result['error'] = f'{type(error).__name__}: {error}'
+        log(f'N={tasks}: failed: {result["error"][:300]}')
+    finally:
+        log_text = server.log_text()
+        server.stop()
+    result['server_tracebacks'] = log_text.count('Traceback')
+    result['server_log_tail'] = log_text[-1500:] if result['server_tracebacks'] else ''
+    return result
+
+
+async def measure_server(result: dict[str, Any], server: Server, replay: Replay, settings: RunSettings,
+                         args: argparse.Namespace, browser: Any, log: Any) -> None:
+    tasks = settings.tasks
+    relay = bench = None
     try:
         result['server_ready_s'] = round(server.wait_ready(), 2)
         relay = RelayProcess(server.port, cwd=str(ROOT))
-        bench = Bench(server, relay, replay, args.seconds, quiet_timeout=3.0 if args.quick else 8.0)
+        bench = Bench(server, relay, replay, settings, args.seconds, quiet_timeout=3.0 if args.quick else 8.0)
         log(f'N={tasks}: no viewer')
         result['baseline'] = await bench.baseline()
-        result['ws'] = {}
+        result['ws'], result['ref_key'] = {}, f'fullx{args.viewers[0]}'
         for count in args.viewers:
             for mode in ('full', 'changes'):
                 log(f'N={tasks}: /ws {mode} x{count}')
                 result['ws'][f'{mode}x{count}'] = await bench.viewers(mode, count)
-        result['ref_key'] = f'fullx{args.viewers[0]}'
         log(f'N={tasks}: slow viewer')
         result['slow'] = await bench.slow_viewer(args.slow_seconds)
         if browser is None:
@@ -88,19 +103,15 @@ async def bench_size(tasks: int, args: argparse.Namespace, browser: Any, log: An
                 result['page_error'] = f'{type(error).__name__}: {error}'
                 log(f'N={tasks}: the page could not be measured: {result["page_error"]}')
         result['run_settings_on_server'] = bench.run_settings
-        await bench.http.aclose()
         phases = [*result['ws'].values(), result['slow'], result.get('page', {})]
         result['relay_cpu_max_pct'] = max((p.get('cpu_pct', {}).get('relay', 0) for p in phases), default=0)
         result['others_cpu_max_pct'] = max((p.get('cpu_pct', {}).get('others', 0) for p in phases), default=0)
         result['server_clock_lead_ms'] = [p['server_clock_lead_ms'] for p in phases if 'server_clock_lead_ms' in p]
     finally:
+        if bench is not None:
+            await bench.http.aclose()
         if relay is not None:
             relay.stop()
-        log_text = server.log_text()
-        server.stop()
-    result['server_tracebacks'] = log_text.count('Traceback')
-    result['server_log_tail'] = log_text[-1500:] if result['server_tracebacks'] else ''
-    return result
 
 
 async def run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
@@ -136,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         leftovers = kill_leftovers()
         if leftovers:
             log(f'killed leftover processes: {leftovers}')
-    report['options'] = {k: v for k, v in vars(args).items()}
+    report['options'] = dict(vars(args))
     report['took_s'] = round(time.monotonic() - began, 1)
     Path(args.json).write_text(json.dumps(report, indent=1))
     m = report['machine']
@@ -148,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f'\nratios: (xR) = this figure / the same figure of the seed-style stream at the same N; REF = one client '
           f'of /ws full x{args.viewers[0]}. Freshness = time shown - time the server reached that percent (replayed '
           f'from the seed), ms. CPU = % of one core. Bytes = TCP payload through the relay. JSON: {args.json}')
+    extensions = {v.get('extensions') or 'none' for r in report['results'] for v in r.get('ws', {}).values()}
+    print(f'/ws compression negotiated by the clients (as browsers do): {", ".join(sorted(extensions))}')
     for result in report['results']:
+        if 'error' in result:
+            print(f'N={result["tasks"]}: failed: {result["error"][:500]}')
         if result['server_tracebacks']:
             print(f'N={result["tasks"]}: the server logged {result["server_tracebacks"]} traceback(s); see the JSON')
     return 0

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from taskdemo.settings import RunSettings
+
 from . import page as board
 from .procs import Server, busy_seconds, cpu_seconds, helper_cpu_seconds, rss_mb, send_queue, wait_quiet
 from .relay import RelayProcess, delta
@@ -22,11 +24,12 @@ SETTLE_S = 1.0  # after the full grid, before the window: the page catches up wi
 
 
 class Bench:
-    def __init__(self, server: Server, relay: RelayProcess, replay: Replay, seconds: float, *,
-                 quiet_timeout: float) -> None:
+    def __init__(self, server: Server, relay: RelayProcess, replay: Replay, settings: RunSettings, seconds: float,
+                 *, quiet_timeout: float) -> None:
         self.server = server
         self.relay = relay
         self.replay = replay
+        self.settings = settings
         self.seconds = seconds
         self.quiet_timeout = quiet_timeout
         self.http = httpx.AsyncClient(base_url=server.base, timeout=60)
@@ -39,10 +42,12 @@ class Bench:
         First wait (a little) for a quiet machine: other people's work would be measured too."""
         self.busy_before_pct = await asyncio.to_thread(wait_quiet, timeout_s=self.quiet_timeout)
         await self.http.post('/reset')
-        answer = (await self.http.post('/start')).json()
+        answer = (await self.http.post('/start', json=self.settings.as_dict())).json()
         status = (await self.http.get('/status')).json()
-        if answer.get('seed') != 1 or status['state'] != 'running':
-            raise RuntimeError(f'the run did not start as expected: {answer} {status["state"]}')
+        if (status['state'] != 'running' or status['total'] != self.settings.tasks
+                or status['settings'] != self.settings.as_dict()):
+            raise RuntimeError(f'the run did not start as asked (the replay would be wrong): {answer}, '
+                               f'state {status["state"]}, {status["total"]} tasks, settings {status["settings"]}')
         self.run_settings = status['settings']
         self.replay = dataclasses.replace(self.replay, started_at=status['started_at'])
         self.lead_ms = await self._clock_lead(status['started_at'])

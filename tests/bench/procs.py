@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -35,11 +36,15 @@ class Server:
         self.port = free_port()
         self.base = f'http://127.0.0.1:{self.port}'
         self.log = tempfile.NamedTemporaryFile('w+', prefix='taskdemo-bench-', suffix='.log', delete=False)
+        # a data folder of its own (servers that store runs would otherwise restore, and add to, the user's runs);
+        # the variable, not the flag, so that a server without that setting still starts
+        self.data_dir = tempfile.mkdtemp(prefix='taskdemo-bench-data-')
         command = [sys.executable, 'main.py', '--port', str(self.port), '--tasks', str(tasks), '--seed', str(seed),
                    '--speed', f'{speed:g}', '--min-duration', f'{min_duration:g}',
                    '--max-duration', f'{max_duration:g}']
-        self.process = subprocess.Popen(command, cwd=ROOT, env=clean_env(), stdout=self.log,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        env = {**clean_env(), 'TASKDEMO_DATA_DIR': self.data_dir}
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
 
     @property
     def pid(self) -> int:
@@ -66,6 +71,7 @@ class Server:
         stop_pid(self.process)
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def stop_pid(process: subprocess.Popen) -> None:

@@ -159,7 +159,8 @@ def render(results: list[dict[str, Any]], viewer_counts: list[int]) -> str:
             try:
                 text, factor = cell(result)
             except (KeyError, TypeError) as error:
-                text, factor = f'{NA} (missing {error})', None
+                why = f'failed: {result["error"][:60]}' if 'error' in result else f'missing {error}'
+                text, factor = f'{NA} ({why})', None
             cells.append(text if factor is None else f'{text} (x{factor:.2f})')
         lines.append('| ' + ' | '.join([label, versus or '-'] + cells) + ' |')
     return '\n'.join(lines)
