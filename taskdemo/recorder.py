@@ -45,8 +45,13 @@ class Recorder:
         if change.structure:
             self._urgent.clear()
             self._progress.clear()
-            self._whole_run = self.sim.run is not None  # a new run: its settings and every task go first
+            self._whole_run = self.sim.run is not None  # a new run: every task goes with the next batch
             self._run_dirty = self._whole_run
+            if self.sim.run is not None:
+                try:
+                    self.store.record_start(self._run_row())
+                except sqlite3.Error as error:
+                    log.error('could not write the new run to %s (%s); the next batch will', self.store.path, error)
             return
         self._urgent |= change.transitions
         self._progress |= change.tasks - change.transitions
@@ -97,12 +102,15 @@ class Recorder:
         if include_progress:
             self._progress = set()
         self._run_dirty = False
-        counts = self.sim.counts
-        runs = [(run.id, run.started_at, json.dumps(run.settings.as_dict()), run.seed, run.state.value,
-                 run.elapsed_s, run.finished_s, len(self.sim.tasks), counts.completed, counts.failed,
-                 counts.cancelled)]
+        runs = [self._run_row()]
         tasks = [_task_row(run.id, self.sim.tasks[i]) for i in sorted(ids)]
         return runs, tasks, urgent, progress
+
+    def _run_row(self) -> tuple:
+        run, counts = self.sim.run, self.sim.counts
+        assert run is not None
+        return (run.id, run.started_at, json.dumps(run.settings.as_dict()), run.seed, run.state.value,
+                run.elapsed_s, run.finished_s, len(self.sim.tasks), counts.completed, counts.failed, counts.cancelled)
 
     def _write(self, runs: list[tuple], tasks: list[tuple], urgent: set[int], progress: set[int]) -> None:
         try:

@@ -135,6 +135,20 @@ _COUNT_FIELD = {
 }
 
 
+def plan_tasks(settings: RunSettings, seed: int) -> list[Task]:
+    """The tasks of a run, as its seed decides them: how long each takes and where it fails, if it does."""
+    rng = random.Random(seed)
+    tasks = []
+    for task_id in range(settings.tasks):
+        # draw the same numbers for every task whatever the settings, so that a seed picks the same durations at
+        # another failure rate
+        duration = rng.uniform(settings.min_duration, settings.max_duration)
+        fail_point = rng.randint(1, 99)
+        tasks.append(Task(id=task_id, duration=duration,
+                          fail_at=fail_point if rng.random() < settings.failure_rate else None))
+    return tasks
+
+
 class Simulator:
     """Runs many simulated tasks at once. One instance is shared by every page, the API and the stream."""
 
@@ -211,13 +225,8 @@ class Simulator:
         self._runs_started += 1
         self.run = Run(id=self._runs_started, settings=self.settings, seed=seed, started_at=self._clock())
         self._set_tasks(self.settings.tasks)
-        rng = random.Random(seed)
+        self.tasks = plan_tasks(self.settings, seed)
         for task in self.tasks:
-            # draw the same numbers for every task whatever the settings, so that a seed picks the same durations
-            # at another failure rate
-            task.duration = rng.uniform(self.settings.min_duration, self.settings.max_duration)
-            fail_point = rng.randint(1, 99)
-            task.fail_at = fail_point if rng.random() < self.settings.failure_rate else None
             self._begin(task)
         self._emit(structure=True)
         self.step(0.0)  # zero-length tasks finish at once

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .settings import RunSettings
-from .simulator import Run, RunState, Task, TaskStatus
+from .simulator import Run, RunState, Task, TaskStatus, plan_tasks
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class Store:
     def __init__(self, data_dir: Path, *, keep_runs: int = 100) -> None:
         self.path = data_dir / FILE_NAME
         self.keep_runs = keep_runs
+        self._start_db: sqlite3.Connection | None = None
         _check_writable(data_dir)
         try:
             self._db = self._open()
@@ -117,6 +118,8 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+        if self._start_db is not None:
+            self._start_db.close()
 
     # ---- writing ----------------------------------------------------------------------------------------------
 
@@ -127,6 +130,14 @@ class Store:
             self._db.executemany(
                 f'INSERT OR REPLACE INTO tasks (run_id, {", ".join(TASK_COLUMNS)}) '
                 f'VALUES (?, {", ".join("?" * len(TASK_COLUMNS))})', tasks)
+
+    def record_start(self, run: tuple) -> None:
+        """Write a new run's row (settings, seed) at once, from the event loop, on a connection of its own: one
+        small row, so that a run exists on disk before it makes any progress. Its tasks follow with the next
+        batch; until then the seed alone can plan them again (see last_run)."""
+        if self._start_db is None:
+            self._start_db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=2)
+        self._start_db.execute(RUN_UPSERT, run)
 
     def prune(self) -> int:
         """Drop the oldest runs beyond `keep_runs`; returns how many went."""
@@ -159,14 +170,21 @@ class Store:
         if not rows:
             return None
         row = rows[0]
+        settings = RunSettings(**row.settings)
         tasks = self.tasks(row.id)
+        if len(tasks) < row.total:  # cut off before its tasks were written: plan them again from the seed
+            stored = {task.id for task in tasks}
+            tasks = sorted(tasks + [task for task in plan_tasks(settings, row.seed) if task.id not in stored],
+                           key=lambda task: task.id)
+            for task in tasks:
+                if task.id not in stored:
+                    task.status, task.started_s = TaskStatus.RUNNING, 0.0
         state, finished_s = RunState(row.state), row.finished_s
         if state == RunState.RUNNING:
             state, finished_s = RunState.INTERRUPTED, row.elapsed_s
             for task in tasks:
                 if task.status == TaskStatus.RUNNING:
                     task.status = TaskStatus.INTERRUPTED
-        settings = RunSettings(**row.settings)
         run = Run(id=row.id, settings=settings, seed=row.seed, started_at=row.started_at, elapsed_s=row.elapsed_s,
                   state=state, finished_s=finished_s)
         return run, tasks

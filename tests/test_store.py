@@ -152,3 +152,25 @@ async def test_a_failed_write_is_retried_and_loses_nothing(sim: Simulator, tmp_p
     await recorder.flush()  # the ids came back: this writes them
     assert states(await recorder.call(recorder.store.tasks, 1)) == states(sim.tasks)
     recorder.close()
+
+
+async def test_a_run_cut_off_before_its_first_batch_is_on_disk_and_planned_again_from_its_seed(make_sim, clock,
+                                                                                             tmp_path: Path):
+    sim = make_sim(seed=13)
+    recorder = Recorder(sim, Store(tmp_path))
+    sim.start()  # its row is written now; no batch has been flushed
+    sim.step(1)
+    recorder.close()
+
+    store = Store(tmp_path)
+    run, tasks = store.last_run()
+    assert run.seed == 13 and run.state == RunState.INTERRUPTED and len(tasks) == 50
+    again = Simulator(RunSettings(), clock=clock)
+    again.restore(run, tasks)
+    assert again.resume()
+    finish(again)
+    reference = make_sim(seed=13)
+    reference.start()
+    finish(reference)
+    assert [(t.status, t.error) for t in again.tasks] == [(t.status, t.error) for t in reference.tasks]
+    store.close()

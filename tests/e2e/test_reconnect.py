@@ -50,10 +50,12 @@ def test_after_a_server_restart_the_page_recovers_without_a_reload(browser, own_
         own_server.stop(kill=True)
         expect(page.get_by_role('button', name='Processing...')).to_be_visible()  # the old state, disconnected
         own_server.start()
-        # the restarted server has a fresh, idle simulator (runs are not stored yet): the page must show that
-        expect(page.get_by_role('button', name='Start Process')).to_be_enabled(timeout=RECOVERY_MS)
-        expect(page.get_by_text('Pending: 50', exact=True)).to_be_visible()
-        page.get_by_role('button', name='Start Process').click()
+        # the restarted server brings the run back, cut off: the page must show that, and offer to resume it
+        expect(page.get_by_role('button', name='Resume')).to_be_enabled(timeout=RECOVERY_MS)
+        expect(page.get_by_role('button', name='Start over')).to_be_enabled()
+        expect(page.get_by_text(re.compile(r'^Interrupted: [1-9]'))).to_be_visible()
+        page.get_by_role('button', name='Resume').click()
         expect(page.get_by_role('button', name='Processing...')).to_be_disabled()
+        expect(page.get_by_role('button', name='Completed! Start over?')).to_be_visible(timeout=RECOVERY_MS)
     finally:
         context.close()
