@@ -77,7 +77,7 @@ def run(settings: Settings) -> None:
     window = {'window_size': NATIVE_WINDOW_SIZE} if settings.native else {}
     ui.run(root, host=settings.host, port=settings.port, native=settings.native, title=TITLE, **window,
            reload=False, show=False, dark=None, favicon='📊', language='en-US', fastapi_docs=API_DOCS,
-           show_welcome_message=False)
+           show_welcome_message=False, ws_per_message_deflate=settings.compression)
 
 
 def _answer_unknown_paths_with_404() -> None:

@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(_flag_name(name), dest=name, metavar=metavar.split()[-1].upper(), help=help_text)
     parser.add_argument('--native', action='store_true', default=None,
                         help="open the board in a desktop window (needs: pip install -e '.[native]')")
+    parser.add_argument('--compression', action='store_true', default=None,
+                        help='compress WebSocket frames (permessage-deflate): about 12 times fewer bytes for /ws '
+                             'viewers of large runs, for remote viewers on slow links; costs server CPU for every '
+                             'connection (see README, Performance)')
     parser.add_argument('--cors-origin', dest='cors_origins', action='append', metavar='URL',
                         help='a web origin allowed to call the API from a browser; repeat for more '
                              f'(default {", ".join(DEFAULT_CORS_ORIGINS)})')
@@ -115,6 +119,7 @@ def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = No
             raise UsageError(f'{source} must be {kind}, got {raw!r}') from None
         sources[name] = source
     for name, parse, text in (('native', _flag, env.get(ENV_PREFIX + 'NATIVE')),
+                              ('compression', _flag, env.get(ENV_PREFIX + 'COMPRESSION')),
                               ('cors_origins', _origins, env.get(ENV_PREFIX + 'CORS_ORIGINS'))):
         if given[name] is not None:
             values[name] = tuple(given[name]) if name == 'cors_origins' else given[name]

@@ -71,6 +71,9 @@ class Settings:
     control_token: str | None = None
     data_dir: Path | None = None  # where runs are stored; None keeps them in memory only (the CLI always sets one)
     keep_runs: int = 100
+    # WebSocket permessage-deflate: fewer bytes, but CPU for every connection. Off by default: the board serves
+    # this machine unless told otherwise, and on loopback bytes are free while CPU is not (README, Performance)
+    compression: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, 'port', check_int('port', self.port, 0, 65535))

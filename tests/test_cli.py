@@ -36,6 +36,9 @@ def test_every_flag_is_read():
                                        seed=42)
     assert settings.cors_origins == ('http://a.test', 'http://b.test') and settings.control_token == 's3cret'
     assert settings.data_dir == Path('/tmp/runs') and settings.keep_runs == 7
+    assert parse_args(['--compression'], env={}).compression is True
+    assert parse_args([], env={'TASKDEMO_COMPRESSION': 'on'}).compression is True
+    assert parse_args([], env={}).compression is False
 
 
 def test_environment_variables_set_what_flags_do_not_and_a_flag_wins():
