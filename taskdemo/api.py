@@ -37,6 +37,7 @@ class StartBody(BaseModel):
     max_duration: float | None = Field(None, gt=0, le=MAX_DURATION_S, description='longest task, simulated s')
     speed: float | None = Field(None, gt=0, le=MAX_SPEED, description='simulated seconds per real second')
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description='makes the run reproducible; null = random')
+    concurrency: int | None = Field(None, ge=0, le=MAX_TASKS, description='at most this many tasks at once; 0 = all')
 
 
 class Message(BaseModel):

@@ -68,13 +68,15 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     'speed': (_number, 'a finite number', 'simulated seconds per real second: 60 makes a 2-minute task take 2 s '
                                    '(default 1)'),
     'seed': (_seed, 'a whole number', 'random seed: the same seed gives exactly the same run (default: random)'),
+    'concurrency': (_integer, 'a whole number', 'at most this many tasks run at once; the rest wait '
+                                                '(default 0: all at once)'),
     'control_token': (str, 'a text', 'when set, starting, resetting and cancelling need this token '
                                      '(Authorization: Bearer <token>); watching stays open'),
     'data_dir': (lambda text: Path(text).expanduser(), 'a folder', 'where runs are stored '
                  f'(default {default_data_dir()})'),
     'keep_runs': (_integer, 'a whole number', 'how many past runs the history keeps (default 100)'),
 }
-RUN_FIELDS = ('tasks', 'failure_rate', 'min_duration', 'max_duration', 'speed', 'seed')
+RUN_FIELDS = ('tasks', 'failure_rate', 'min_duration', 'max_duration', 'speed', 'seed', 'concurrency')
 
 
 class _Parser(argparse.ArgumentParser):

@@ -37,6 +37,7 @@ class RunSettings:
     max_duration: float = 120.0
     speed: float = 1.0
     seed: int | None = None
+    concurrency: int = 0  # at most this many tasks run at once; 0 runs them all at once, as the seed does
 
     def __post_init__(self) -> None:
         for name, check in _RUN_CHECKS.items():
@@ -117,4 +118,5 @@ _RUN_CHECKS = {
     'max_duration': lambda name, value: check_number(name, value, 0.0, MAX_DURATION_S, low_open=True),
     'speed': lambda name, value: check_number(name, value, 0.0, MAX_SPEED, low_open=True),
     'seed': _check_seed,
+    'concurrency': lambda name, value: check_int(name, value, 0, MAX_TASKS),
 }

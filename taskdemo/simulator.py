@@ -167,6 +167,7 @@ class Simulator:
         self._progress_of = progress_of
         self._due: list[tuple[float, int]] = []  # (simulated seconds of the next display change, task id)
         self._log: deque[Change] = deque(maxlen=CHANGE_LOG_LENGTH)
+        self._waiting: deque[int] = deque()  # pending tasks of the active run, in the order they will start
         self._runs_started = 0
         self._set_tasks(self.settings.tasks)
 
@@ -226,8 +227,8 @@ class Simulator:
         self.run = Run(id=self._runs_started, settings=self.settings, seed=seed, started_at=self._clock())
         self._set_tasks(self.settings.tasks)
         self.tasks = plan_tasks(self.settings, seed)
-        for task in self.tasks:
-            self._begin(task)
+        self._waiting.extend(range(len(self.tasks)))
+        self._fill_slots()
         self._emit(structure=True)
         self.step(0.0)  # zero-length tasks finish at once
         return self.run
@@ -249,6 +250,7 @@ class Simulator:
                 self._finish(task, TaskStatus.CANCELLED)
                 changed.add(task.id)
         self._due.clear()
+        self._waiting.clear()
         self._end_run(RunState.CANCELLED)
         self._emit(tasks=changed, transitions=changed, run=True)
         return True
@@ -262,6 +264,7 @@ class Simulator:
         for task in tasks:
             setattr(self.counts, _COUNT_FIELD[task.status], getattr(self.counts, _COUNT_FIELD[task.status]) + 1)
         self._due.clear()
+        self._waiting = deque(task.id for task in tasks if task.status == TaskStatus.PENDING)
         self._runs_started = max(self._runs_started, run.id)
         self._emit(structure=True)
 
@@ -269,7 +272,7 @@ class Simulator:
         """The app is stopping: running tasks become interrupted, to be resumed later. False if nothing ran."""
         if not self.active:
             return False
-        changed = [task.id for task in self.tasks if task.status in {TaskStatus.RUNNING, TaskStatus.PENDING}]
+        changed = [task.id for task in self.tasks if task.status == TaskStatus.RUNNING]  # waiting ones still wait
         for task_id in changed:
             self._count(self.tasks[task_id], TaskStatus.INTERRUPTED)
         self._due.clear()
@@ -291,7 +294,7 @@ class Simulator:
             # as if it had started long enough ago to be where it stopped
             task.started_s = run.elapsed_s - task.progress / 100 * task.duration / run.settings.speed
             self._schedule(task)
-        ids = [task.id for task in resumed]
+        ids = [task.id for task in resumed] + self._fill_slots()
         self._emit(tasks=ids, transitions=ids, run=True)
         self.step(0.0)
         return True
@@ -344,6 +347,10 @@ class Simulator:
             transitions.append(task.id)
         for entry in later:  # pushed after the loop, so that no task is looked at twice in one step
             heapq.heappush(due, entry)
+        if self._waiting and transitions:  # tasks ended: with limited concurrency, waiting ones take their slots
+            started = self._fill_slots()
+            changed.extend(started)
+            transitions.extend(started)
         run_changed = False
         if self.counts.finished == self.total:
             self._end_run(RunState.COMPLETED)
@@ -359,6 +366,16 @@ class Simulator:
         seconds = task.fail_at / 100 * task.duration
         self._finish(task, TaskStatus.FAILED, error=(
             f'Simulated failure for task {task.id} at {task.fail_at}% ({seconds:.1f} s into {task.duration:.1f} s)'))
+
+    def _fill_slots(self) -> list[int]:
+        """Start waiting tasks, in order, while the concurrency limit allows; returns their ids."""
+        limit = self.settings.concurrency or len(self.tasks)
+        started = []
+        while self._waiting and self.counts.running < limit:
+            task = self.tasks[self._waiting.popleft()]
+            self._begin(task)
+            started.append(task.id)
+        return started
 
     def _begin(self, task: Task) -> None:
         assert self.run is not None
@@ -393,6 +410,7 @@ class Simulator:
         self.tasks = [Task(id=i) for i in range(count)]
         self.counts = Counts(pending=count)
         self._due.clear()
+        self._waiting.clear()
 
     def _emit(self, *, tasks: Iterable[int] = (), transitions: Iterable[int] = (), run: bool = False,
               structure: bool = False) -> None:

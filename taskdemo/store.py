@@ -177,7 +177,7 @@ class Store:
             tasks = sorted(tasks + [task for task in plan_tasks(settings, row.seed) if task.id not in stored],
                            key=lambda task: task.id)
             for task in tasks:
-                if task.id not in stored:
+                if task.id not in stored and (not settings.concurrency or task.id < settings.concurrency):
                     task.status, task.started_s = TaskStatus.RUNNING, 0.0
         state, finished_s = RunState(row.state), row.finished_s
         if state == RunState.RUNNING:

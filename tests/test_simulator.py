@@ -201,3 +201,37 @@ def test_the_inlined_fast_path_moves_tasks_exactly_as_linear_progress_does(make_
         fast.step(0.37)
         slow.step(0.37)
         assert states(fast) == states(slow)
+
+
+def test_with_limited_concurrency_no_more_than_k_tasks_ever_run_and_the_rest_wait_in_order(make_sim):
+    sim = make_sim(tasks=100, concurrency=10, seed=6)
+    sim.start()
+    started_order = []
+    while sim.active:
+        assert sim.counts.running <= 10
+        assert sim.counts.running == 10 or sim.counts.pending == 0, 'a free slot is taken at once'
+        for task in sim.tasks:
+            if task.started_s is not None and task.id not in started_order:
+                started_order.append(task.id)
+        sim.step(0.9)
+        assert_counts_match(sim)
+    assert sim.counts.completed + sim.counts.failed == 100
+    assert started_order == sorted(started_order), 'waiting tasks start in order'
+    unlimited = make_sim(tasks=100, seed=6)
+    unlimited.start()
+    finish(unlimited, dt=0.9)
+    assert sim.run.finished_s > 5 * unlimited.run.finished_s
+    assert [t.status for t in sim.tasks] == [t.status for t in unlimited.tasks], 'the same plan, only queued'
+
+
+def test_cancel_and_interrupt_with_tasks_still_waiting(make_sim):
+    sim = make_sim(tasks=30, concurrency=5, seed=2)
+    sim.start()
+    sim.step(40)
+    waiting = sim.counts.pending
+    assert waiting > 0 and sim.interrupt()
+    assert sim.counts.pending == waiting and sim.counts.interrupted == 5, 'waiting tasks never started'
+    assert sim.resume() and sim.counts.running == 5
+    sim.cancel()
+    assert sim.counts.pending == 0 and sim.counts.running == 0
+    assert sim.counts.cancelled >= waiting
