@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -15,7 +14,16 @@ from typing import Any, NoReturn
 
 import platformdirs
 
-from .settings import DEFAULT_CORS_ORIGINS, MAX_TASKS, RunSettings, Settings, SettingsError
+from .settings import (
+    DEFAULT_CORS_ORIGINS,
+    MAX_TASKS,
+    RunSettings,
+    Settings,
+    SettingsError,
+    parse_int,
+    parse_number,
+    parse_seed,
+)
 
 ENV_PREFIX = 'TASKDEMO_'
 
@@ -27,21 +35,6 @@ class UsageError(Exception):
 def default_data_dir() -> Path:
     """The platform's folder for a user's application data (~/.local/share/taskdemo on Linux)."""
     return Path(platformdirs.user_data_dir('taskdemo', appauthor=False))
-
-
-def _integer(text: str) -> int:
-    return int(text.strip(), 10)
-
-
-def _number(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(text)
-    return value
-
-
-def _seed(text: str) -> int | None:
-    return None if text.strip().lower() in {'', 'none', 'random'} else _integer(text)
 
 
 def _flag(text: str) -> bool:
@@ -60,21 +53,21 @@ def _origins(text: str) -> tuple[str, ...]:
 # name -> (parse, what the value must look like, help). Names are Settings/RunSettings fields.
 OPTIONS: dict[str, tuple[Callable[[str], Any], str, str]] = {
     'host': (str, 'a host name or address', 'address to serve on (default 127.0.0.1: this machine only)'),
-    'port': (_integer, 'a whole number', 'port to serve on (default 8080)'),
-    'tasks': (_integer, 'a whole number', f'tasks per run, 1 to {MAX_TASKS:,} (default 50)'),
-    'failure_rate': (_number, 'a finite number', 'probability that a task fails, 0 to 1 (default 0.2)'),
-    'min_duration': (_number, 'a finite number', 'shortest task in simulated seconds (default 30)'),
-    'max_duration': (_number, 'a finite number', 'longest task in simulated seconds (default 120)'),
-    'speed': (_number, 'a finite number', 'simulated seconds per real second: 60 makes a 2-minute task take 2 s '
+    'port': (parse_int, 'a whole number', 'port to serve on (default 8080)'),
+    'tasks': (parse_int, 'a whole number', f'tasks per run, 1 to {MAX_TASKS:,} (default 50)'),
+    'failure_rate': (parse_number, 'a finite number', 'probability that a task fails, 0 to 1 (default 0.2)'),
+    'min_duration': (parse_number, 'a finite number', 'shortest task in simulated seconds (default 30)'),
+    'max_duration': (parse_number, 'a finite number', 'longest task in simulated seconds (default 120)'),
+    'speed': (parse_number, 'a finite number', 'simulated seconds per real second: 60 makes a 2-minute task take 2 s '
                                    '(default 1)'),
-    'seed': (_seed, 'a whole number', 'random seed: the same seed gives exactly the same run (default: random)'),
-    'concurrency': (_integer, 'a whole number', 'at most this many tasks run at once; the rest wait '
+    'seed': (parse_seed, 'a whole number', 'random seed: the same seed gives exactly the same run (default: random)'),
+    'concurrency': (parse_int, 'a whole number', 'at most this many tasks run at once; the rest wait '
                                                 '(default 0: all at once)'),
     'control_token': (str, 'a text', 'when set, starting, resetting and cancelling need this token '
                                      '(Authorization: Bearer <token>); watching stays open'),
     'data_dir': (lambda text: Path(text).expanduser(), 'a folder', 'where runs are stored '
                  f'(default {default_data_dir()})'),
-    'keep_runs': (_integer, 'a whole number', 'how many past runs the history keeps (default 100)'),
+    'keep_runs': (parse_int, 'a whole number', 'how many past runs the history keeps (default 100)'),
 }
 RUN_FIELDS = ('tasks', 'failure_rate', 'min_duration', 'max_duration', 'speed', 'seed', 'concurrency')
 

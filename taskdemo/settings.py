@@ -83,6 +83,46 @@ class Settings:
             raise SettingsError('host', 'must not be empty')
 
 
+def parse_int(text: str) -> int:
+    return int(text.strip(), 10)
+
+
+def parse_number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def parse_seed(text: str) -> int | None:
+    return None if text.strip().lower() in {'', 'none', 'random'} else parse_int(text)
+
+
+RUN_FIELD_PARSERS: dict[str, tuple[Any, str]] = {  # name -> (parse a text, what the text must be)
+    'tasks': (parse_int, 'a whole number'),
+    'failure_rate': (parse_number, 'a finite number'),
+    'min_duration': (parse_number, 'a finite number'),
+    'max_duration': (parse_number, 'a finite number'),
+    'speed': (parse_number, 'a finite number'),
+    'seed': (parse_seed, 'a whole number (or empty for a random one)'),
+    'concurrency': (parse_int, 'a whole number'),
+}
+
+
+def run_settings_from_text(texts: dict[str, str], *, base: RunSettings) -> RunSettings:
+    """Settings from text (a form, a link's query); raises SettingsError naming the first bad field."""
+    values: dict[str, Any] = {}
+    for name, text in texts.items():
+        if name not in RUN_FIELD_PARSERS:
+            raise SettingsError(name, f'is not a setting (known: {", ".join(RUN_FIELD_PARSERS)})')
+        parse, kind = RUN_FIELD_PARSERS[name]
+        try:
+            values[name] = parse(text)
+        except ValueError:
+            raise SettingsError(name, f'must be {kind}, got {text!r}') from None
+    return RunSettings.from_mapping(values, base=base)
+
+
 def check_int(name: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():

@@ -2,6 +2,8 @@
 control-token prompt when the server asks for one."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from nicegui import ui
 
 from ..access import token_matches
@@ -17,8 +19,10 @@ START_LABELS = {
 
 
 class RunControls:
-    def __init__(self, sim: Simulator, *, control_token: str | None = None) -> None:
+    def __init__(self, sim: Simulator, *, control_token: str | None = None,
+                 on_unlock: Callable[[], None] = lambda: None) -> None:
         self._sim = sim
+        self._on_unlock = on_unlock
         self._token = control_token
         self.unlocked = control_token is None
         with ui.row().classes('items-center gap-2'):
@@ -55,6 +59,7 @@ class RunControls:
             self.unlocked = True
             self._lock_row.visible = False
             self.update()
+            self._on_unlock()
         else:
             ui.notify('That is not the control token.', type='negative')
 

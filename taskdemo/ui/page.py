@@ -2,10 +2,11 @@
 that subscribes to the simulator's changes (unsubscribed with the tab) and redraws only what changed."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from nicegui import background_tasks, ui
+from starlette.requests import Request
 
 from ..recorder import Recorder
 from ..simulator import Change, RunState, Simulator
@@ -13,6 +14,7 @@ from .controls import RunControls
 from .grid import TaskGrid
 from .history import HistoryPanel
 from .progress import RunProgress
+from .settings_panel import SettingsPanel
 from .summary import RunSummary, summary_line
 
 TITLE = 'Task Processing Simulator'
@@ -24,14 +26,14 @@ CSS = (Path(__file__).parent / 'board.css').read_text()
 
 def create_root(sim: Simulator, *, control_token: str | None = None,
                 recorder: Recorder | None = None) -> Callable[[], None]:
-    def root() -> None:
-        Board(sim, control_token=control_token, recorder=recorder)
+    def root(request: Request) -> None:
+        Board(sim, control_token=control_token, recorder=recorder, query=request.query_params)
     return root
 
 
 class Board:
     def __init__(self, sim: Simulator, *, control_token: str | None = None,
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, query: Mapping[str, str] | None = None) -> None:
         self._sim = sim
         self._shown_state = sim.state
         ui.page_title(TITLE)
@@ -40,7 +42,9 @@ class Board:
         ui.query('.nicegui-content').classes('max-w-screen-xl mx-auto')
         with ui.row().classes('w-full items-center justify-between gap-2'):
             ui.label(TITLE).classes('text-2xl font-bold').props('role=heading aria-level=1')
-            self.controls = RunControls(sim, control_token=control_token)
+            self.controls = RunControls(sim, control_token=control_token,
+                                        on_unlock=lambda: self.settings.update())
+        self.settings = SettingsPanel(sim, query=query or {}, may_control=lambda: self.controls.unlocked)
         self.progress = RunProgress(sim)
         self.grid = TaskGrid(sim)
         self.summary = RunSummary(sim)
@@ -52,6 +56,7 @@ class Board:
         self.progress.update()
         if change.run:
             self.controls.update()
+            self.settings.update()
             self.summary.update()
             self._announce_end()
             if self.history and self._sim.run and self._sim.run.finished:
