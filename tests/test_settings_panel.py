@@ -65,3 +65,9 @@ async def test_a_shared_link_fills_the_panel_and_the_panel_makes_links(user: Use
                     '&concurrency=20')
     user.find('Start with these settings').click()
     assert sim.settings == RunSettings(tasks=200, speed=60, seed=9, concurrency=20)
+
+
+async def test_a_bad_value_in_a_link_is_named_at_once(user: User, sim):
+    await user.open('/?min_duration=500&tasks=3')
+    assert field(user, 'min_duration').error == 'min_duration must not be greater than the longest duration (120)'
+    assert field(user, 'tasks').error is None

@@ -7,6 +7,7 @@ from ..simulator import Change, Simulator
 from .grid_wire import batch, range_batch, snapshot
 from .states import STATE_TABLE
 
+DRAW_ALL_UP_TO = 500  # as in task_grid.js: up to this many tasks every card is in the page
 SMALL_GRID_MAX = 50  # up to this many tasks: 5 columns on narrow screens, 10 from 768 px
 
 
@@ -22,7 +23,7 @@ class TaskGrid(ui.element, component='task_grid.js'):
     def rebuild(self) -> None:
         """Send everything again: a new run or a reset, when even the number of tasks may have changed."""
         total = self._sim.total
-        self.shown = range(0, min(total, 200))
+        self.shown = range(0, min(total, DRAW_ALL_UP_TO))
         self._props['snapshot'] = snapshot(self._sim)
         self._props['small'] = total <= SMALL_GRID_MAX
         self.update()

@@ -44,6 +44,8 @@ class SettingsPanel:
                 self._apply = ui.button('Start with these settings', on_click=self.start).mark('start-with')
                 ui.button('Share link', on_click=self.share, icon='link').props('flat').mark('share')
                 self._link = ui.label().classes('text-sm break-all').mark('share-link')
+        for name in linked:
+            self._inputs[name].validate()  # a bad value in a link shows its message at once
         self.update()
 
     def current(self) -> RunSettings:

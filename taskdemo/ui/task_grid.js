@@ -3,6 +3,7 @@
 // on screen are in the DOM, so 10,000 tasks cost what a screenful does. The browser tells Python which tasks
 // it shows (`range`), so that the percent of cards off screen need not travel at all.
 const BUFFER_ROWS = 4;
+const DRAW_ALL_UP_TO = 500; // smaller grids keep every card in the page: find-in-page and screen readers see all
 
 function fromBase64(text, Type) {
   const bytes = Uint8Array.from(atob(text || ''), (c) => c.charCodeAt(0));
@@ -55,6 +56,7 @@ export default {
     window.addEventListener('resize', this.onScroll, { passive: true });
     this.resizeObserver = new ResizeObserver(this.onScroll);
     this.resizeObserver.observe(this.$refs.grid);
+    this.resizeObserver.observe(document.body); // what is above the grid grows or shrinks: it moves
     this.measure();
   },
   unmounted() {
@@ -74,7 +76,7 @@ export default {
       this.elapsed = s.elapsed || 0;
       this.reported = null;
       if (this.$refs.grid) this.measure();
-      else this.last = Math.min(this.count, 200);
+      else this.last = Math.min(this.count, DRAW_ALL_UP_TO);
       this.tick++;
     },
     apply(batch) {
@@ -97,11 +99,16 @@ export default {
       const card = grid.querySelector('.task-card');
       const gap = parseFloat(style.rowGap) || 0;
       if (card) this.rowHeight = card.offsetHeight + gap;
-      const top = grid.getBoundingClientRect().top;
-      const firstRow = Math.max(0, Math.floor(-top / this.rowHeight) - BUFFER_ROWS);
-      const lastRow = Math.ceil((window.innerHeight - top) / this.rowHeight) + BUFFER_ROWS;
-      this.first = Math.min(this.count, firstRow * this.columns);
-      this.last = Math.min(this.count, Math.max(this.first, lastRow * this.columns));
+      if (this.count <= DRAW_ALL_UP_TO) {
+        this.first = 0;
+        this.last = this.count;
+      } else {
+        const top = grid.getBoundingClientRect().top;
+        const firstRow = Math.max(0, Math.floor(-top / this.rowHeight) - BUFFER_ROWS);
+        const lastRow = Math.ceil((window.innerHeight - top) / this.rowHeight) + BUFFER_ROWS;
+        this.first = Math.min(this.count, firstRow * this.columns);
+        this.last = Math.min(this.count, Math.max(this.first, lastRow * this.columns));
+      }
       const range = `${this.first}:${this.last}`;
       if (range !== this.reported) {
         this.reported = range;

