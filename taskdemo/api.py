@@ -75,6 +75,8 @@ class StatusReply(BaseModel):
     started_at: float | None = Field(description='wall clock, seconds since the epoch')
     elapsed_s: float | None
     seed: int | None
+    eta_s: float | None = Field(description='real seconds until the last task ends; null while estimating')
+    throughput_per_min: float | None = Field(description='tasks finished per minute so far')
     settings: dict[str, Any]
     streams: int = Field(description='`/ws` clients listening now')
 

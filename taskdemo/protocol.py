@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import insight
 from .simulator import Simulator, Task, TaskStatus
 
 
@@ -51,8 +52,14 @@ def status(sim: Simulator) -> dict[str, Any]:
         'started_at': run.started_at if run else None,
         'elapsed_s': round(run.elapsed_s, 3) if run else None,
         'seed': run.seed if run else None,
+        'eta_s': _rounded(insight.eta_s(sim)),
+        'throughput_per_min': _rounded(insight.throughput_per_min(sim)),
         'settings': (run.settings if run else sim.settings).as_dict(),
     }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def dumps(message: dict[str, Any]) -> str:

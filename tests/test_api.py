@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.testclient import TestClient
 
 from taskdemo.api import install_api, install_error_handlers
+from taskdemo.insight import eta_s
 from taskdemo.settings import Settings
 from taskdemo.simulator import RunState, Simulator
 
@@ -128,6 +129,8 @@ async def test_get_status_is_a_seed_frame_plus_the_run(client, sim):
     assert status['completed'] == sim.counts.completed and status['failed'] == sim.counts.failed
     assert status['running'] == sim.counts.running and status['pending'] == 0
     assert status['elapsed_s'] == 80 and status['progress'] == round(sim.percent, 1)
+    assert status['eta_s'] == round(eta_s(sim), 1) and status['eta_s'] > 0
+    assert status['throughput_per_min'] == round(60 * (sim.counts.completed + sim.counts.failed) / 80, 1)
     assert list(status['individual']) == [str(i) for i in range(50)]
     for key, entry in status['individual'].items():
         task = sim.tasks[int(key)]

@@ -5,10 +5,12 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
+from taskdemo.insight import eta_s
 from taskdemo.simulator import RunState, Simulator, TaskStatus
 from taskdemo.ui.grid import TaskGrid
 from taskdemo.ui.grid_wire import PROGRESS_BITS
 from taskdemo.ui.states import CODES
+from taskdemo.ui.summary import format_duration
 
 from .helpers import finish
 from .test_grid_wire import decode
@@ -163,3 +165,26 @@ async def test_a_larger_run_fills_the_width_instead_of_ten_columns(user: User, s
     await user.open('/')
     grid = user.find(TaskGrid).elements.pop()
     assert not grid.props['small'] and grid.props['snapshot']['n'] == 200
+
+
+async def test_the_board_tells_elapsed_time_throughput_and_an_eta(user: User, sim):
+    await user.open('/')
+    user.find('Start Process').click()
+    await user.should_see('Elapsed 0.0 s · measuring · ETA estimating')
+    sim.step(20)
+    per_minute = 60 * (sim.counts.completed + sim.counts.failed) / 20
+    await user.should_see(f'Elapsed 20.0 s · {per_minute:.0f} tasks/min · ETA {format_duration(eta_s(sim))}')
+    finish(sim)
+    await user.should_see(f'Elapsed {format_duration(sim.run.finished_s)} · ')
+
+
+async def test_the_tab_title_and_a_polite_live_region_follow_the_run(user: User, sim):
+    await user.open('/')
+    user.find('Start Process').click()
+    announcer = user.find(marker='announcer').elements.pop()
+    assert announcer.props['aria-live'] == 'polite' and announcer.text == '0% of tasks finished'
+    sim.step(60)
+    decile = int(sim.percent // 10) * 10
+    assert announcer.text == f'{decile}% of tasks finished', 'announced at most every 10 points'
+    finish(sim)
+    assert announcer.text.startswith('Run 1 finished in')

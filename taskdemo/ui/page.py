@@ -16,8 +16,8 @@ from .history import HistoryPanel
 from .progress import RunProgress
 from .settings_panel import SettingsPanel
 from .summary import RunSummary, summary_line
+from .titles import TITLE
 
-TITLE = 'Task Processing Simulator'
 PRIMARY = '#1d4ed8'  # NiceGUI's default blue carries white text at only 3:1; this one at 6.7:1
 NEGATIVE = '#b91c1c'
 POSITIVE = '#15803d'

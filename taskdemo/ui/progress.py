@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from .. import insight
 from ..simulator import Simulator
+from .summary import format_duration, summary_line
+from .titles import TITLE
 
 
 class RunProgress:
@@ -21,6 +24,11 @@ class RunProgress:
                     self._pending = ui.label().classes('counter').mark('pending-count')
                     self._cancelled = ui.label().classes('counter').mark('cancelled-count')
                     self._interrupted = ui.label().classes('counter').mark('interrupted-count')
+            self._pace = ui.label().classes('text-sm counter').mark('pace')
+            # read aloud by screen readers, politely: progress every 10 points, and the end of the run
+            self._announcer = ui.label().classes('sr-only').props('aria-live=polite role=status').mark('announcer')
+        self._announced_decile = -1
+        self._title = ''
         self.update()
 
     def update(self) -> None:
@@ -36,3 +44,43 @@ class RunProgress:
         self._cancelled.visible = counts.cancelled > 0
         self._interrupted.text = f'Interrupted: {counts.interrupted}'
         self._interrupted.visible = counts.interrupted > 0
+        self._pace.text = pace_line(sim)
+        self._pace.visible = sim.run is not None
+        self._update_title_and_announcer()
+
+    def _update_title_and_announcer(self) -> None:
+        sim, run = self._sim, self._sim.run
+        if run is None:
+            self._set_title(TITLE)
+            self._announced_decile = -1
+            return
+        if run.finished:
+            self._set_title(f'[{run.state.value}: {sim.counts.completed} ok, {sim.counts.failed} failed] {TITLE}')
+            if self._announced_decile != 10:
+                self._announcer.text = summary_line(sim)
+                self._announced_decile = 10
+            return
+        self._set_title(f'[{sim.percent:.0f}%] {TITLE}')
+        decile = int(sim.percent // 10)
+        if decile != self._announced_decile:
+            self._announced_decile = decile
+            self._announcer.text = f'{decile * 10}% of tasks finished'
+
+
+    def _set_title(self, title: str) -> None:
+        if title != self._title:  # the title travels as a message of its own: only when it changes
+            self._title = title
+            ui.page_title(title)
+
+
+def pace_line(sim: Simulator) -> str:
+    run = sim.run
+    if run is None:
+        return ''
+    elapsed = format_duration(run.finished_s if run.finished_s is not None else run.elapsed_s)
+    throughput = insight.throughput_per_min(sim)
+    rate = 'measuring' if throughput is None else f'{throughput:.0f} tasks/min'
+    if run.finished:
+        return f'Elapsed {elapsed} · {rate}'
+    eta = insight.eta_s(sim)
+    return f'Elapsed {elapsed} · {rate} · ETA {"estimating" if eta is None else format_duration(eta)}'

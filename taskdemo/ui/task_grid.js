@@ -139,6 +139,12 @@ export default {
         const done = !Number.isNaN(ended);
         const seconds = (done ? ended : this.elapsed) - started;
         parts.push(`${seconds.toFixed(1)} s` + (done || name === 'pending' ? '' : ' so far'));
+        if (name === 'in_progress') {
+          // the same estimate as the run's ETA (insight.py): this task's own rate so far
+          const progress = this.progress[i];
+          parts.push(progress >= 1 && seconds > 0 ? `ETA ${((100 - progress) * seconds / progress).toFixed(0)} s`
+                                                  : 'ETA estimating');
+        }
       }
       const error = this.errors[i];
       return parts.join(' · ') + (error ? '\n' + error : '');

@@ -32,7 +32,8 @@ def test_the_whole_seed_workflow(open_page, board):
     expect(page.get_by_text(f'Failed: {failed}', exact=True)).to_be_visible()
     expect(page.get_by_text('100% · 50 of 50 finished')).to_be_visible()
     summary = re.compile(rf'^Run {run_id} finished in .* success rate \d+%\.$')
-    expect(page.locator('#app').get_by_text(summary)).to_be_visible()
+    expect(page.locator('.q-card').get_by_text(summary)).to_be_visible()
+    expect(page.get_by_role('status')).to_have_text(summary)  # the polite live region, for screen readers
     expect(page.locator('#q-notify').get_by_text(summary)).to_be_visible()
 
     start_over.click()
@@ -62,3 +63,16 @@ def test_a_run_started_through_the_api_shows_in_the_browser(open_page, board):
     expect(page.get_by_role('button', name='Completed! Start over?')).to_be_visible(timeout=RUN_TIMEOUT_MS)
     httpx.post(f'{board.base}/start', json={'tasks': 50})  # leave the board as the other tests expect it
     httpx.post(f'{board.base}/reset')
+
+
+def test_a_running_cards_tooltip_tells_its_state_time_and_eta(open_page, board):
+    page = open_page()
+    page.get_by_role('button', name='Start Process').click()
+    card = page.locator('.task-card.task-in_progress').first
+    running = re.compile(r'^Task \d+: Running · [1-9]\d?% · \d+\.\d s so far · ETA \d+ s$')
+    expect(card).to_have_attribute('title', running, timeout=RUN_TIMEOUT_MS)
+    expect(page).to_have_title(re.compile(r'^\[\d+%\] Task Processing Simulator$'))
+    expect(page.get_by_role('button', name='Completed! Start over?')).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(page).to_have_title(re.compile(r'^\[completed: \d+ ok, \d+ failed\] Task Processing Simulator$'))
+    failed = page.locator('.task-card.task-failed').first
+    expect(failed).to_have_attribute('title', re.compile(r'^Task \d+: Failed · \d+% · \d+\.\d s\nSimulated failure'))
