@@ -188,3 +188,19 @@ async def test_the_tab_title_and_a_polite_live_region_follow_the_run(user: User,
     assert announcer.text == f'{decile}% of tasks finished', 'announced at most every 10 points'
     finish(sim)
     assert announcer.text.startswith('Run 1 finished in')
+
+
+async def test_filter_chips_count_live_and_narrow_the_grid(user: User, sim):
+    await user.open('/')
+    toggle = user.find(marker='filters').elements.pop()
+    assert list(toggle.options.values()) == ['All 50', 'Running 0', 'Completed 0', 'Failed 0', 'Pending 50']
+    user.find('Start Process').click()
+    sim.step(60)
+    counts = sim.counts
+    assert toggle.options['completed'] == f'Completed {counts.completed}'
+    assert toggle.options['failed'] == f'Failed {counts.failed}' and 'pending' not in toggle.options
+    toggle.set_value('failed')
+    grid = user.find(TaskGrid).elements.pop()
+    assert grid.filter == [CODES[TaskStatus.FAILED]]
+    toggle.set_value('all')
+    assert grid.filter == []

@@ -15,7 +15,8 @@ class TaskGrid(ui.element, component='task_grid.js'):
     def __init__(self, sim: Simulator) -> None:
         super().__init__()
         self._sim = sim
-        self.shown = range(0)  # the tasks the browser has on screen, as it last told us
+        self.filter: list[int] = []  # state codes this page shows; empty: all
+        self.shown: range | set[int] = range(0)  # the tasks the browser has on screen, as it last told us
         self._props['states'] = STATE_TABLE
         self.on('range', self._handle_range)
         self.rebuild()
@@ -24,7 +25,7 @@ class TaskGrid(ui.element, component='task_grid.js'):
         """Send everything again: a new run or a reset, when even the number of tasks may have changed."""
         total = self._sim.total
         self.shown = range(0, min(total, DRAW_ALL_UP_TO))
-        self._props['snapshot'] = snapshot(self._sim)
+        self._props['snapshot'] = {**snapshot(self._sim), 'key': self._sim.version}
         self._props['small'] = total <= SMALL_GRID_MAX
         self.update()
 
@@ -34,11 +35,21 @@ class TaskGrid(ui.element, component='task_grid.js'):
         elif (data := batch(self._sim, change, self.shown)) is not None:
             self.run_method('apply', data)
 
+    def show_only(self, codes: list[int]) -> None:
+        """Show only the tasks in these states (state codes); an empty list shows all."""
+        self.filter = codes
+        self.run_method('showOnly', codes)
+
     def _handle_range(self, event: events.GenericEventArguments) -> None:
+        """The browser tells which tasks it shows: a range of ids, or (filtered) a list of them."""
+        total = self._sim.total
         try:
-            low, high = int(event.args['lo']), int(event.args['hi'])
+            if 'ids' in event.args:
+                shown: range | set[int] = {int(i) for i in event.args['ids'] if 0 <= int(i) < total}
+            else:
+                low, high = int(event.args['lo']), int(event.args['hi'])
+                shown = range(max(0, min(low, total)), max(0, min(high, total)))
         except (KeyError, TypeError, ValueError):
             return  # not from our component; nothing to do
-        total = self._sim.total
-        self.shown = range(max(0, min(low, total)), max(0, min(high, total)))
-        self.run_method('apply', range_batch(self._sim, self.shown))
+        self.shown = shown
+        self.run_method('apply', range_batch(self._sim, sorted(shown)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 from array import array
+from collections.abc import Container, Iterable
 from typing import Any
 
 from ..simulator import Change, Simulator, Task
@@ -30,7 +31,7 @@ def snapshot(sim: Simulator) -> dict[str, Any]:
     }
 
 
-def batch(sim: Simulator, change: Change, shown: range) -> dict[str, Any] | None:
+def batch(sim: Simulator, change: Change, shown: Container[int]) -> dict[str, Any] | None:
     """One tick's changes for a browser that shows the tasks in `shown`; None when it needs nothing."""
     progress = [_pack(sim.tasks[i]) for i in change.tasks - change.transitions if i in shown]
     transitions = [_transition(sim.tasks[i]) for i in sorted(change.transitions)]
@@ -40,7 +41,7 @@ def batch(sim: Simulator, change: Change, shown: range) -> dict[str, Any] | None
     return {'e': _elapsed(sim), 'p': progress, 's': transitions, 'err': errors}
 
 
-def range_batch(sim: Simulator, shown: range) -> dict[str, Any]:
+def range_batch(sim: Simulator, shown: Iterable[int]) -> dict[str, Any]:
     """The current percent of every task in `shown`: for a browser that scrolled to tasks it had not followed."""
     return {'e': _elapsed(sim), 'p': [_pack(sim.tasks[i]) for i in shown], 's': [], 'err': {}}
 

@@ -72,7 +72,7 @@ class HistoryPanel:
         if row is None:
             ui.notify(f'Run {run_id} is no longer in the history.', type='warning')
             return
-        stored = SimpleNamespace(tasks=tasks, run=SimpleNamespace(elapsed_s=row.elapsed_s), total=len(tasks))
+        stored = SimpleNamespace(tasks=tasks, run=SimpleNamespace(elapsed_s=row.elapsed_s), total=len(tasks), version=0)
         with ui.dialog() as dialog, ui.card().classes('w-full max-w-screen-lg').mark('run-dialog'):
             with ui.row().classes('w-full items-center justify-between'):
                 ui.label(f'Run {row.id}: {table_row(row)["settings"]}').classes('text-lg font-semibold')

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from ..recorder import Recorder
 from ..simulator import Change, RunState, Simulator
 from .controls import RunControls
+from .filters import FilterChips
 from .grid import TaskGrid
 from .history import HistoryPanel
 from .progress import RunProgress
@@ -46,7 +47,10 @@ class Board:
                                         on_unlock=lambda: self.settings.update())
         self.settings = SettingsPanel(sim, query=query or {}, may_control=lambda: self.controls.unlocked)
         self.progress = RunProgress(sim)
+        self.filters_row = ui.row().classes('w-full')
         self.grid = TaskGrid(sim)
+        with self.filters_row:
+            self.filters = FilterChips(sim, self.grid)
         self.summary = RunSummary(sim)
         self.history = HistoryPanel(recorder) if recorder else None
         sim.changed.subscribe(self.on_change)
@@ -54,6 +58,8 @@ class Board:
     def on_change(self, change: Change) -> None:
         self.grid.apply(change)
         self.progress.update()
+        if change.transitions or change.structure:
+            self.filters.update()
         if change.run:
             self.controls.update()
             self.settings.update()

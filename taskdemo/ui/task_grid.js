@@ -14,8 +14,8 @@ export default {
   template: `
     <div ref="grid" class="task-grid w-full" :class="small ? 'grid-small' : 'grid-large'" role="list"
          aria-label="Tasks" :style="{paddingTop: padTop + 'px', paddingBottom: padBottom + 'px'}">
-      <div v-for="i in shown" :key="i" :class="cardClass(i)" role="listitem" :title="title(i)"
-           :aria-posinset="i + 1" :aria-setsize="count" :data-task="i" v-html="cardHtml(i)"></div>
+      <div v-for="(i, n) in shown" :key="i" :class="cardClass(i)" role="listitem" :title="title(i)"
+           :aria-posinset="first + n + 1" :aria-setsize="size" :data-task="i" v-html="cardHtml(i)"></div>
     </div>`,
   props: {
     snapshot: Object,
@@ -23,11 +23,22 @@ export default {
     small: Boolean,
   },
   data() {
-    return { tick: 0, first: 0, last: 0, columns: 1, rowHeight: 80, count: 0 };
+    return { tick: 0, first: 0, last: 0, columns: 1, rowHeight: 80, count: 0, filter: [] };
   },
   computed: {
+    listed() {
+      this.tick; // eslint-disable-line no-unused-expressions -- a batch may move tasks in or out of the filter
+      if (!this.filter || !this.filter.length) return null; // every task, in order
+      const wanted = new Set(this.filter);
+      const ids = [];
+      for (let i = 0; i < this.count; i++) if (wanted.has(this.codes[i])) ids.push(i);
+      return ids;
+    },
+    size() {
+      return this.listed ? this.listed.length : this.count;
+    },
     rows() {
-      return Math.ceil(this.count / this.columns);
+      return Math.ceil(this.size / this.columns);
     },
     padTop() {
       return Math.floor(this.first / this.columns) * this.rowHeight;
@@ -37,13 +48,20 @@ export default {
     },
     shown() {
       this.tick; // eslint-disable-line no-unused-expressions -- redraw when a batch arrived
+      if (this.listed) return this.listed.slice(this.first, this.last);
       const ids = [];
       for (let i = this.first; i < this.last; i++) ids.push(i);
       return ids;
     },
   },
   watch: {
-    snapshot: { handler() { this.load(); }, deep: false },
+    snapshot: {
+      handler(value) {
+        // every update of this element sends all its props again: load only a snapshot not loaded yet
+        if (value && value.key !== this.loadedKey) this.load();
+      },
+      deep: false,
+    },
   },
   created() {
     this.load();
@@ -67,6 +85,7 @@ export default {
   methods: {
     load() {
       const s = this.snapshot || {};
+      this.loadedKey = s.key;
       this.count = s.n || 0;
       this.codes = fromBase64(s.codes, Uint8Array);
       this.progress = fromBase64(s.progress, Uint8Array);
@@ -91,6 +110,10 @@ export default {
       this.elapsed = batch.e;
       this.tick++;
     },
+    showOnly(codes) {
+      this.filter = codes || [];
+      this.$nextTick(this.measure);
+    },
     measure() {
       const grid = this.$refs.grid;
       if (!grid) return;
@@ -99,20 +122,22 @@ export default {
       const card = grid.querySelector('.task-card');
       const gap = parseFloat(style.rowGap) || 0;
       if (card) this.rowHeight = card.offsetHeight + gap;
-      if (this.count <= DRAW_ALL_UP_TO) {
+      const size = this.size;
+      if (size <= DRAW_ALL_UP_TO) {
         this.first = 0;
-        this.last = this.count;
+        this.last = size;
       } else {
         const top = grid.getBoundingClientRect().top;
         const firstRow = Math.max(0, Math.floor(-top / this.rowHeight) - BUFFER_ROWS);
         const lastRow = Math.ceil((window.innerHeight - top) / this.rowHeight) + BUFFER_ROWS;
-        this.first = Math.min(this.count, firstRow * this.columns);
-        this.last = Math.min(this.count, Math.max(this.first, lastRow * this.columns));
+        this.first = Math.min(size, firstRow * this.columns);
+        this.last = Math.min(size, Math.max(this.first, lastRow * this.columns));
       }
-      const range = `${this.first}:${this.last}`;
+      if (this.count <= DRAW_ALL_UP_TO) return; // Python sends every percent of a small grid anyway
+      const range = `${this.listed ? 'ids' : 'range'}:${this.first}:${this.last}`;
       if (range !== this.reported) {
         this.reported = range;
-        this.$emit('range', { lo: this.first, hi: this.last });
+        this.$emit('range', this.listed ? { ids: this.shown } : { lo: this.first, hi: this.last });
       }
     },
     state(i) {

@@ -76,3 +76,16 @@ def test_a_running_cards_tooltip_tells_its_state_time_and_eta(open_page, board):
     expect(page).to_have_title(re.compile(r'^\[completed: \d+ ok, \d+ failed\] Task Processing Simulator$'))
     failed = page.locator('.task-card.task-failed').first
     expect(failed).to_have_attribute('title', re.compile(r'^Task \d+: Failed · \d+% · \d+\.\d s\nSimulated failure'))
+
+
+def test_the_failed_filter_shows_only_failed_cards(open_page, board):
+    page = open_page()
+    page.get_by_role('button', name='Start Process').click()
+    expect(page.get_by_role('button', name='Completed! Start over?')).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    failed = status(board)['failed']
+    page.get_by_role('button', name=f'Failed {failed}').click()
+    cards = page.locator('.task-grid .task-card')
+    expect(cards).to_have_count(failed)
+    assert cards.evaluate_all('cards => cards.every(card => card.classList.contains("task-failed"))')
+    page.get_by_role('button', name='All 50').click()
+    expect(cards).to_have_count(50)
