@@ -21,7 +21,7 @@ class FilterChips:
         self._grid = grid
         self._options = self._current_options('all')
         self._toggle = ui.toggle(self._options, value='all', on_change=self._choose) \
-            .props('dense no-caps unelevated aria-label="Show tasks"').mark('filters')
+            .props('no-caps unelevated rounded aria-label="Show tasks"').classes('filters-toggle').mark('filters')
 
     def update(self) -> None:
         options = self._current_options(self._toggle.value)
