@@ -62,13 +62,6 @@ class Task:
     finished_s: float | None = None
     error: str | None = None
 
-    @property
-    def elapsed_s(self) -> float | None:
-        """Real seconds this task ran (so far, if it is still running: see `Simulator.task_elapsed_s`)."""
-        if self.started_s is None or self.finished_s is None:
-            return None
-        return self.finished_s - self.started_s
-
 
 @dataclass(slots=True)
 class Run:
@@ -189,13 +182,6 @@ class Simulator:
     def percent(self) -> float:
         """Finished tasks (completed, failed or cancelled) over all tasks, 0-100."""
         return 100.0 * self.counts.finished / self.total if self.tasks else 0.0
-
-    def task_elapsed_s(self, task: Task) -> float | None:
-        """Real seconds the task has run, up to now for a running task."""
-        if task.started_s is None:
-            return None
-        end = task.finished_s if task.finished_s is not None else (self.run.elapsed_s if self.run else 0.0)
-        return end - task.started_s
 
     def changes_since(self, version: int) -> set[int] | None:
         """Ids of the tasks changed after `version`; None when that is too long ago or the structure changed."""
