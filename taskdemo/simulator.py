@@ -1,4 +1,4 @@
-"""The model: tasks, runs and the simulator that advances them. No UI here, and the only writer of state.
+"""The simulator that advances runs: no UI here, and the only writer of state (the records are in model.py).
 
 Time is injected: `step(dt)` advances the active run by `dt` real seconds (the speed setting turns that into
 simulated seconds), and `clock` only stamps the wall-clock start of a run. Randomness is injected too: every
@@ -16,130 +16,31 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from enum import StrEnum
 
 from nicegui import Event
 
+from .model import (
+    COUNT_FIELD,
+    Change,
+    Counts,
+    ProgressFunction,
+    Run,
+    RunActiveError,
+    RunState,
+    Task,
+    TaskStatus,
+    linear_progress,
+    plan_tasks,
+)
 from .settings import RunSettings
+
+# the records live in model.py; they are imported from here too, where the simulator is
+__all__ = ['Change', 'Counts', 'Run', 'RunActiveError', 'RunState', 'Simulator', 'Task', 'TaskStatus',
+           'linear_progress', 'plan_tasks']
 
 log = logging.getLogger(__name__)
 
 CHANGE_LOG_LENGTH = 256
-
-
-class TaskStatus(StrEnum):
-    PENDING = 'pending'
-    RUNNING = 'in_progress'  # the seed's wire name
-    COMPLETED = 'completed'
-    FAILED = 'failed'
-    CANCELLED = 'cancelled'
-    INTERRUPTED = 'interrupted'
-
-    @property
-    def finished(self) -> bool:
-        return self in {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
-
-
-class RunState(StrEnum):
-    IDLE = 'idle'
-    RUNNING = 'running'
-    COMPLETED = 'completed'
-    CANCELLED = 'cancelled'
-    INTERRUPTED = 'interrupted'  # the app stopped (or crashed) mid-run; `resume()` goes on from there
-
-
-@dataclass(slots=True)
-class Task:
-    """One task. Only the simulator writes these fields; everybody else reads them."""
-
-    id: int
-    duration: float = 0.0  # simulated seconds from start to 100 %
-    fail_at: int | None = None  # the percent at which this task fails, or None if it succeeds
-    status: TaskStatus = TaskStatus.PENDING
-    progress: int = 0  # whole percent, never goes back
-    started_s: float | None = None  # real seconds since the run started
-    finished_s: float | None = None
-    error: str | None = None
-
-
-@dataclass(slots=True)
-class Run:
-    id: int
-    settings: RunSettings
-    seed: int  # the seed actually used (drawn at random when the settings have none)
-    started_at: float  # wall clock, seconds since the epoch
-    elapsed_s: float = 0.0  # real seconds the run has been going
-    state: RunState = RunState.RUNNING
-    finished_s: float | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.state in {RunState.COMPLETED, RunState.CANCELLED, RunState.INTERRUPTED}
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What one transition changed: the ids of tasks whose display changed (`transitions`: those whose status
-    changed, a subset), and whether the run as a whole did (a new run, a reset, a state change). `structure`
-    means every task may have changed, the count included."""
-
-    version: int
-    tasks: frozenset[int] = frozenset()
-    transitions: frozenset[int] = frozenset()
-    run: bool = False
-    structure: bool = False
-
-
-class RunActiveError(RuntimeError):
-    """A run is already active; it was left untouched."""
-
-
-ProgressFunction = Callable[[Task, float], int]
-
-
-def linear_progress(task: Task, simulated_s: float) -> int:
-    """The simulated job: progress grows evenly from 0 to 100 % over the task's duration."""
-    # the tiny epsilon keeps 0.29999999 from showing as 29 % when the schedule says 30 %
-    return min(100, int(100 * simulated_s / task.duration + 1e-9)) if task.duration > 0 else 100
-
-
-@dataclass
-class Counts:
-    pending: int = 0
-    running: int = 0
-    completed: int = 0
-    failed: int = 0
-    cancelled: int = 0
-    interrupted: int = 0
-
-    @property
-    def finished(self) -> int:
-        return self.completed + self.failed + self.cancelled
-
-
-_COUNT_FIELD = {
-    TaskStatus.PENDING: 'pending',
-    TaskStatus.RUNNING: 'running',
-    TaskStatus.COMPLETED: 'completed',
-    TaskStatus.FAILED: 'failed',
-    TaskStatus.CANCELLED: 'cancelled',
-    TaskStatus.INTERRUPTED: 'interrupted',
-}
-
-
-def plan_tasks(settings: RunSettings, seed: int) -> list[Task]:
-    """The tasks of a run, as its seed decides them: how long each takes and where it fails, if it does."""
-    rng = random.Random(seed)
-    tasks = []
-    for task_id in range(settings.tasks):
-        # draw the same numbers for every task whatever the settings, so that a seed picks the same durations at
-        # another failure rate
-        duration = rng.uniform(settings.min_duration, settings.max_duration)
-        fail_point = rng.randint(1, 99)
-        tasks.append(Task(id=task_id, duration=duration,
-                          fail_at=fail_point if rng.random() < settings.failure_rate else None))
-    return tasks
 
 
 class Simulator:
@@ -248,7 +149,7 @@ class Simulator:
         self.tasks = tasks
         self.counts = Counts()
         for task in tasks:
-            setattr(self.counts, _COUNT_FIELD[task.status], getattr(self.counts, _COUNT_FIELD[task.status]) + 1)
+            setattr(self.counts, COUNT_FIELD[task.status], getattr(self.counts, COUNT_FIELD[task.status]) + 1)
         self._due.clear()
         self._waiting = deque(task.id for task in tasks if task.status == TaskStatus.PENDING)
         self._runs_started = max(self._runs_started, run.id)
@@ -383,8 +284,8 @@ class Simulator:
 
     def _count(self, task: Task, status: TaskStatus) -> None:
         counts = self.counts
-        setattr(counts, _COUNT_FIELD[task.status], getattr(counts, _COUNT_FIELD[task.status]) - 1)
-        setattr(counts, _COUNT_FIELD[status], getattr(counts, _COUNT_FIELD[status]) + 1)
+        setattr(counts, COUNT_FIELD[task.status], getattr(counts, COUNT_FIELD[task.status]) - 1)
+        setattr(counts, COUNT_FIELD[status], getattr(counts, COUNT_FIELD[status]) + 1)
         task.status = status
 
     def _end_run(self, state: RunState) -> None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from nicegui import events, ui
 
+from ..model import COUNT_FIELD
 from ..simulator import Simulator, TaskStatus
 from .grid import TaskGrid
 from .states import CODES, WORDS
 
 ALWAYS = (TaskStatus.RUNNING, TaskStatus.COMPLETED, TaskStatus.FAILED)
 WHEN_PRESENT = (TaskStatus.PENDING, TaskStatus.CANCELLED, TaskStatus.INTERRUPTED)
-COUNT_FIELDS = {TaskStatus.PENDING: 'pending', TaskStatus.RUNNING: 'running', TaskStatus.COMPLETED: 'completed',
-                TaskStatus.FAILED: 'failed', TaskStatus.CANCELLED: 'cancelled',
-                TaskStatus.INTERRUPTED: 'interrupted'}
 
 
 class FilterChips:
@@ -33,7 +31,7 @@ class FilterChips:
         counts = self._sim.counts
         options = {'all': f'All {self._sim.total}'}
         for status in ALWAYS + WHEN_PRESENT:
-            count = getattr(counts, COUNT_FIELDS[status])
+            count = getattr(counts, COUNT_FIELD[status])
             if status in ALWAYS or count or chosen == status.value:
                 options[status.value] = f'{WORDS[status]} {count}'
         return options
