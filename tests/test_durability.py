@@ -65,7 +65,7 @@ def test_a_stopped_server_brings_the_run_back_and_resumes_it(tmp_path, stop):
         deadline = time.monotonic() + 1.0  # the promise: on disk within 0.5 s
         while (history := httpx.get(f'{server.base}/runs').json())[0]['state'] != 'completed':
             assert time.monotonic() < deadline, history
-            time.sleep(0.05)
+            time.sleep(0.05)  # polling a server that runs in real time
         assert [run['id'] for run in history] == [1] and history[0]['completed'] == final['completed']
     finally:
         server.stop()

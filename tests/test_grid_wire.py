@@ -75,5 +75,6 @@ def test_ten_thousand_tasks_fit_a_small_snapshot(make_sim):
     sim.start()
     sim.step(30)
     import json
-    size = len(json.dumps(snapshot(sim)))
-    assert size < 10_000 * 14 + len(json.dumps(snapshot(sim)['errors'])) + 100, size
+    snap = snapshot(sim)
+    size = len(json.dumps(snap))
+    assert size < 10_000 * 14 + len(json.dumps(snap['errors'])) + 100, size
