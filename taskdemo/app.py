@@ -30,7 +30,9 @@ API_DOCS = {
         '**WebSocket `/ws`** (not listed below: OpenAPI does not describe WebSockets) sends a JSON frame at once '
         'on connect and then every 0.5 s: `{"total", "completed", "failed", "individual": {"0": {"status", '
         '"progress", "error"?}, ...}}`. With `/ws?mode=changes` every frame after the first holds only the tasks '
-        'that changed since the frame before, plus the counters and `"mode": "changes"`.\n\n'
+        'that changed since the frame before, plus the counters and `"mode": "changes"`: finished and pending '
+        'tasks in `individual`, running ones as runs of consecutive ids in `"running": [[first_id, percent, '
+        'percent, ...], ...]`.\n\n'
         'When the server runs with a control token, `/start`, `/reset` and `/cancel` need '
         '`Authorization: Bearer <token>`.'
     ),

@@ -29,12 +29,34 @@ def full_frame(sim: Simulator) -> dict[str, Any]:
 
 
 def changes_frame(sim: Simulator, task_ids: set[int]) -> dict[str, Any]:
-    """The counters plus only the given tasks: the `/ws?mode=changes` message after the first full frame."""
-    return {
-        **counters(sim),
-        'mode': 'changes',
-        'individual': {str(i): task_entry(sim.tasks[i]) for i in sorted(task_ids)},
-    }
+    """The `/ws?mode=changes` message after the first full frame: the counters plus only the given tasks.
+
+    A changed task that is not running goes to `individual` as a whole entry. Changed running tasks, which at
+    scale are nearly all of them, go to `running` as runs of consecutive ids: `[first_id, percent, percent, ...]`
+    means task `first_id` is in progress at the first percent, task `first_id + 1` at the next, and so on. That
+    costs about four bytes a task where a seed entry costs forty-five.
+    """
+    individual: dict[str, Any] = {}
+    running: list[list[int]] = []
+    previous = -2
+    for i in sorted(task_ids):
+        task = sim.tasks[i]
+        if task.status != TaskStatus.RUNNING:
+            individual[str(i)] = task_entry(task)
+            continue
+        if i != previous + 1:
+            running.append([i])
+        running[-1].append(task.progress)
+        previous = i
+    return {**counters(sim), 'mode': 'changes', 'individual': individual, 'running': running}
+
+
+def apply_changes(individual: dict[str, dict[str, Any]], frame: dict[str, Any]) -> None:
+    """Bring a client's `individual` map up to date with one frame of either mode (the reference decoder)."""
+    individual.update(frame['individual'])
+    for first, *percents in frame.get('running', ()):
+        for offset, percent in enumerate(percents):
+            individual[str(first + offset)] = {'status': TaskStatus.RUNNING.value, 'progress': percent}
 
 
 def status(sim: Simulator) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
+from taskdemo import protocol
 from taskdemo.api import install_api, install_error_handlers
 from taskdemo.insight import eta_s
 from taskdemo.settings import Settings
@@ -184,13 +185,14 @@ def test_ws_changes_mode_sends_a_full_frame_then_only_what_changed(make_sim):
 
     frames = read_frames(sim, '/ws?mode=changes', 3, between=move_time)
     assert len(frames[0]['individual']) == 20
-    changed = {key for frame in frames[1:] for key in frame['individual']}
     moved = {key for key, entry in frames[0]['individual'].items() if sim.tasks[int(key)].progress != entry['progress']}
-    assert changed == moved and 0 < len(moved) < 20
+    changed: dict[str, dict] = {}
     for frame in frames[1:]:
         assert frame['mode'] == 'changes' and frame['completed'] == sim.counts.completed
-        for key, entry in frame['individual'].items():
-            assert entry['progress'] == sim.tasks[int(key)].progress
+        assert all(entry['status'] != 'in_progress' for entry in frame['individual'].values())  # those are in runs
+        protocol.apply_changes(changed, frame)
+    assert set(changed) == moved and 0 < len(moved) < 20
+    assert all(entry == protocol.task_entry(sim.tasks[int(key)]) for key, entry in changed.items())
 
 
 def test_ws_with_an_unknown_mode_is_refused(sim):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
+from taskdemo import protocol
 from taskdemo.stream import QUEUE_FRAMES, Broadcaster
+
+from .helpers import finish
 
 
 async def test_every_client_of_a_mode_gets_the_same_frame_built_once(sim):
@@ -34,7 +37,7 @@ async def test_a_changes_client_that_joins_between_broadcasts_misses_nothing(sim
     broadcaster.broadcast()
     update = json.loads(late.queue.get_nowait())
     assert update['mode'] == 'changes'
-    shown.update(update['individual'])
+    protocol.apply_changes(shown, update)
     assert shown == {str(t.id): {'status': t.status.value, 'progress': t.progress, **({'error': t.error} if t.error
                      else {})} for t in sim.tasks}
     assert early.queue.get_nowait() is not None
@@ -67,3 +70,15 @@ async def test_the_broadcaster_runs_only_while_somebody_listens(sim):
     assert broadcaster.running
     broadcaster.unsubscribe(client)
     assert not broadcaster.running
+
+
+def test_changes_frames_carry_running_tasks_as_runs_of_consecutive_ids(make_sim):
+    sim = make_sim(tasks=6, failure_rate=0, seed=1)
+    sim.start()
+    sim.step(1)
+    frame = protocol.changes_frame(sim, {0, 1, 2, 4})
+    assert frame['running'] == [[0, *(sim.tasks[i].progress for i in (0, 1, 2))], [4, sim.tasks[4].progress]]
+    assert frame['individual'] == {}
+    finish(sim)
+    frame = protocol.changes_frame(sim, {3})
+    assert frame['running'] == [] and frame['individual'] == {'3': protocol.task_entry(sim.tasks[3])}

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from websockets.asyncio.client import connect
 
+from taskdemo import protocol
+
 CONNECT_TIMEOUT_S = 60.0
 MAX_FRAME = 64 * 1024 * 1024
 
@@ -64,7 +66,9 @@ def frame_samples(kept: list[tuple[float, str]], begin: float, end: float) -> li
     shown: dict[str, int] = {}
     samples = []
     for index, (received, text) in enumerate(kept):
-        for task, entry in json.loads(text)['individual'].items():
+        entries: dict[str, dict] = {}
+        protocol.apply_changes(entries, json.loads(text))
+        for task, entry in entries.items():
             if entry['status'] != 'in_progress':
                 shown.pop(task, None)
                 continue
