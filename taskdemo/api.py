@@ -19,7 +19,7 @@ from starlette.websockets import WebSocketDisconnect
 from . import protocol
 from .access import token_matches
 from .settings import MAX_DURATION_S, MAX_SEED, MAX_SPEED, MAX_TASKS, RunSettings, Settings, SettingsError
-from .simulator import RunActiveError, Simulator
+from .simulator import RetryError, RunActiveError, RunState, Simulator
 from .stream import Broadcaster
 
 STREAM_INTERVAL_S = 0.5
@@ -40,8 +40,24 @@ class StartBody(BaseModel):
     concurrency: int | None = Field(None, ge=0, le=MAX_TASKS, description='at most this many tasks at once; 0 = all')
 
 
+class RetryBody(BaseModel):
+    """Which failed tasks to run again: by id, or every task that failed with one error message. Without a body
+    (or with neither field) every failed task goes again."""
+
+    model_config = ConfigDict(extra='forbid', strict=True)
+
+    tasks: list[Annotated[int, Field(ge=0, le=MAX_TASKS)]] | None = Field(
+        None, max_length=MAX_TASKS, description='ids of failed tasks')
+    error: str | None = Field(None, max_length=1000, description='the error message of a failure group')
+
+
 class Message(BaseModel):
     message: str
+
+
+class RetryReply(Message):
+    run_id: int
+    tasks: list[int]
 
 
 class StartReply(Message):
@@ -78,6 +94,9 @@ class StatusReply(BaseModel):
     eta_s: float | None = Field(description='real seconds until the last task ends; null while estimating')
     throughput_per_min: float | None = Field(description='tasks finished per minute so far')
     settings: dict[str, Any]
+    attempts: dict[str, int] = Field(description='attempt number of every task beyond its first; missing = 1')
+    error_groups: list[dict[str, Any]] = Field(
+        description='failed tasks by error message, largest first: `{"error", "count", "tasks"}`')
     streams: int = Field(description='`/ws` clients listening now')
 
 
@@ -148,6 +167,25 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
         if not sim.resume():
             raise HTTPException(409, f'There is no interrupted run to resume (the run is {sim.state.value}).')
         return {'message': f'Run {sim.run.id} resumed: {sim.counts.running} tasks running'}
+
+    @app.post('/retry', response_model=RetryReply, dependencies=control, tags=['control'],
+              responses={**CONTROL_ERRORS, 409: {'model': Problem, 'description': 'no finished run to retry from'},
+                         422: {'model': Problem, 'description': 'a task asked for did not fail, or no task matches'}})
+    async def retry(body: Annotated[RetryBody | None, Body()] = None) -> dict[str, Any]:
+        """Run failed tasks of the finished run again, in place, as their next attempt: all of them, those with
+        the given ids, or those that failed with the given error message."""
+        if body is not None and body.tasks is not None and body.error is not None:
+            raise HTTPException(422, 'Give either "tasks" or "error", not both.')
+        if sim.active:
+            raise HTTPException(409, _active_detail(sim))
+        if sim.run is None or sim.state == RunState.INTERRUPTED:
+            raise HTTPException(409, 'There is no finished run to retry.' if sim.run is None else
+                                f'Run {sim.run.id} was interrupted: POST /resume first.')
+        try:
+            ids = sim.retry(body.tasks if body else None, error=body.error if body else None)
+        except RetryError as error:
+            raise HTTPException(422, f'{str(error)[0].upper()}{str(error)[1:]}.') from None
+        return {'message': f'{len(ids)} tasks retried', 'run_id': sim.run.id, 'tasks': ids}
 
     @app.get('/status', response_model=None, tags=['watch'],
              responses={200: {'model': StatusReply, 'description': 'the whole state'}})

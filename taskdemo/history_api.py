@@ -13,7 +13,8 @@ from .recorder import Recorder
 from .simulator import Task
 from .store import RunRow
 
-EXPORT_COLUMNS = ('id', 'status', 'progress', 'duration_s', 'started_at', 'finished_at', 'error')
+EXPORT_COLUMNS = ('id', 'status', 'progress', 'duration_s', 'started_at', 'finished_at', 'error', 'attempt',
+                  'earlier_errors')
 RunId = Annotated[int, Path(ge=1, le=2**62, description='the run number')]
 
 
@@ -49,7 +50,8 @@ def install_history_api(app: FastAPI, recorder: Recorder | None) -> None:
     @app.get('/runs/{run_id}/export.csv', tags=['history'], response_class=Response,
              responses={200: {'content': {'text/csv': {}}, 'description': 'one row per task'}})
     async def export_csv(run_id: RunId) -> Response:
-        """Every task of a run as CSV: id, status, progress, duration, started and finished times, error."""
+        """Every task of a run as CSV: id, status, progress, duration, started and finished times, error, attempt
+        and the errors of its earlier attempts."""
         row, tasks = await find(run_id)
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=EXPORT_COLUMNS, lineterminator='\n')
@@ -69,6 +71,8 @@ def export_row(run: RunRow, task: Task) -> dict[str, Any]:
         'started_at': _timestamp(run.started_at, task.started_s),
         'finished_at': _timestamp(run.started_at, task.finished_s),
         'error': task.error,
+        'attempt': task.attempt,
+        'earlier_errors': ' | '.join(attempt.error or 'failed' for attempt in task.earlier),
     }
 
 

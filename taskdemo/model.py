@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from .settings import RunSettings
@@ -43,6 +43,23 @@ class Task:
     started_s: float | None = None  # real seconds since the run started
     finished_s: float | None = None
     error: str | None = None
+    attempt: int = 1  # 1 for the first run of the task; each retry adds one
+    earlier: list[Attempt] = field(default_factory=list)  # the attempts before this one, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One earlier attempt of a task, kept when the task is retried."""
+
+    number: int
+    duration: float
+    progress: int
+    started_s: float | None
+    finished_s: float | None
+    error: str | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(slots=True)
@@ -110,15 +127,36 @@ COUNT_FIELD = {
 }
 
 
+# what a simulated failure says; grouping failures by message shows a handful of kinds, as real work does
+FAILURE_KINDS = (
+    'Simulated failure: connection reset by peer',
+    'Simulated failure: upstream timed out',
+    'Simulated failure: out of memory',
+    'Simulated failure: checksum mismatch',
+    'Simulated failure: disk quota exceeded',
+)
+
+
+def failure_message(fail_at: int) -> str:
+    return FAILURE_KINDS[fail_at % len(FAILURE_KINDS)]
+
+
 def plan_tasks(settings: RunSettings, seed: int) -> list[Task]:
     """The tasks of a run, as its seed decides them: how long each takes and where it fails, if it does."""
     rng = random.Random(seed)
-    tasks = []
-    for task_id in range(settings.tasks):
-        # draw the same numbers for every task whatever the settings, so that a seed picks the same durations at
-        # another failure rate
-        duration = rng.uniform(settings.min_duration, settings.max_duration)
-        fail_point = rng.randint(1, 99)
-        tasks.append(Task(id=task_id, duration=duration,
-                          fail_at=fail_point if rng.random() < settings.failure_rate else None))
-    return tasks
+    return [_plan(Task(id=task_id), settings, rng) for task_id in range(settings.tasks)]
+
+
+def plan_retry(task: Task, settings: RunSettings, seed: int) -> Task:
+    """The task's next attempt, planned from the run's seed, the task and the attempt: a retried run retries the
+    same way again."""
+    return _plan(task, settings, random.Random(f'{seed}/{task.id}/{task.attempt}'))
+
+
+def _plan(task: Task, settings: RunSettings, rng: random.Random) -> Task:
+    # draw the same numbers for every task whatever the settings, so that a seed picks the same durations at
+    # another failure rate
+    task.duration = rng.uniform(settings.min_duration, settings.max_duration)
+    fail_point = rng.randint(1, 99)
+    task.fail_at = fail_point if rng.random() < settings.failure_rate else None
+    return task

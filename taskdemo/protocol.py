@@ -77,6 +77,8 @@ def status(sim: Simulator) -> dict[str, Any]:
         'eta_s': _rounded(insight.eta_s(sim)),
         'throughput_per_min': _rounded(insight.throughput_per_min(sim)),
         'settings': (run.settings if run else sim.settings).as_dict(),
+        'attempts': {str(task.id): task.attempt for task in sim.tasks if task.attempt > 1},
+        'error_groups': [{'error': error, 'count': len(ids), 'tasks': ids} for error, ids in sim.error_groups()],
     }
 
 

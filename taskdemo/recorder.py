@@ -15,8 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from .simulator import Change, Simulator, Task
-from .store import Store
+from .simulator import Change, Simulator
+from .store import Store, task_row
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class Recorder:
             self._progress = set()
         self._run_dirty = False
         runs = [self._run_row()]
-        tasks = [_task_row(run.id, self.sim.tasks[i]) for i in sorted(ids)]
+        tasks = [task_row(run.id, self.sim.tasks[i]) for i in sorted(ids)]
         return runs, tasks, urgent, progress
 
     def _run_row(self) -> tuple:
@@ -128,8 +128,3 @@ class Recorder:
         self._urgent |= urgent
         self._progress |= progress
         self._run_dirty = True
-
-
-def _task_row(run_id: int, task: Task) -> tuple:
-    return (run_id, task.id, task.status.value, task.progress, task.duration, task.fail_at, task.started_s,
-            task.finished_s, task.error)

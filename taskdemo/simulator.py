@@ -21,6 +21,7 @@ from nicegui import Event
 
 from .model import (
     COUNT_FIELD,
+    Attempt,
     Change,
     Counts,
     ProgressFunction,
@@ -29,18 +30,24 @@ from .model import (
     RunState,
     Task,
     TaskStatus,
+    failure_message,
     linear_progress,
+    plan_retry,
     plan_tasks,
 )
 from .settings import RunSettings
 
 # the records live in model.py; they are imported from here too, where the simulator is
-__all__ = ['Change', 'Counts', 'Run', 'RunActiveError', 'RunState', 'Simulator', 'Task', 'TaskStatus',
-           'linear_progress', 'plan_tasks']
+__all__ = ['Attempt', 'Change', 'Counts', 'RetryError', 'Run', 'RunActiveError', 'RunState', 'Simulator', 'Task',
+           'TaskStatus', 'linear_progress', 'plan_tasks']
 
 log = logging.getLogger(__name__)
 
 CHANGE_LOG_LENGTH = 256
+
+
+class RetryError(ValueError):
+    """Nothing to retry, or a task asked for that did not fail; the message says which."""
 
 
 class Simulator:
@@ -186,6 +193,62 @@ class Simulator:
         self.step(0.0)
         return True
 
+    def failed_tasks(self, error: str | None = None) -> list[int]:
+        """Ids of the failed tasks, or of those that failed with exactly `error`."""
+        return [task.id for task in self.tasks
+                if task.status == TaskStatus.FAILED and (error is None or task.error == error)]
+
+    def error_groups(self) -> list[tuple[str, list[int]]]:
+        """The failed tasks grouped by error message, the largest group first."""
+        groups: dict[str, list[int]] = {}
+        for task_id in self.failed_tasks():
+            groups.setdefault(self.tasks[task_id].error or 'failed', []).append(task_id)
+        return sorted(groups.items(), key=lambda group: (-len(group[1]), group[0]))
+
+    def retry(self, task_ids: Iterable[int] | None = None, *, error: str | None = None) -> list[int]:
+        """Run failed tasks of the finished run again, in place, as their next attempt; returns their ids.
+
+        Without arguments every failed task goes again; `error` picks the tasks that failed with that message;
+        `task_ids` picks tasks by id, and each must have failed. Raises RunActiveError while a run is active and
+        RetryError when there is nothing to retry or a task asked for did not fail; nothing changes then.
+        """
+        run = self.run
+        if self.active:
+            raise RunActiveError(f'run {run.id} is still running; retry once it has finished')
+        if run is None or run.state == RunState.INTERRUPTED:
+            raise RetryError('there is no finished run to retry' if run is None else
+                             f'run {run.id} was interrupted; resume it first')
+        if task_ids is None:
+            ids = self.failed_tasks(error)
+            if not ids:
+                raise RetryError(f'no task failed with the error {error!r}' if error is not None else
+                                 f'no task of run {run.id} failed')
+        else:
+            ids = sorted(set(task_ids))
+            unknown = [i for i in ids if not 0 <= i < len(self.tasks)]
+            if unknown:
+                raise RetryError(f'run {run.id} has no task {_listed(unknown)} '
+                                 f'(ids go from 0 to {len(self.tasks) - 1})')
+            not_failed = [i for i in ids if self.tasks[i].status != TaskStatus.FAILED]
+            if not_failed:
+                raise RetryError(f'only failed tasks can be retried; task {_listed(not_failed)} did not fail')
+            if not ids:
+                raise RetryError('no task ids were given')
+        for task_id in ids:
+            task = self.tasks[task_id]
+            task.earlier.append(Attempt(number=task.attempt, duration=task.duration, progress=task.progress,
+                                        started_s=task.started_s, finished_s=task.finished_s, error=task.error))
+            task.attempt += 1
+            plan_retry(task, run.settings, run.seed)
+            self._count(task, TaskStatus.PENDING)
+            task.progress, task.started_s, task.finished_s, task.error = 0, None, None, None
+        run.state, run.finished_s = RunState.RUNNING, None
+        self._waiting.extend(ids)
+        self._fill_slots()  # the tasks it starts are among `ids`
+        self._emit(tasks=ids, transitions=ids, run=True)
+        self.step(0.0)
+        return ids
+
     def step(self, dt: float) -> None:
         """Advance the active run by `dt` real seconds. Does nothing when no run is active.
 
@@ -250,9 +313,7 @@ class Simulator:
     def _fail_as_planned(self, task: Task) -> None:
         assert task.fail_at is not None
         task.progress = task.fail_at
-        seconds = task.fail_at / 100 * task.duration
-        self._finish(task, TaskStatus.FAILED, error=(
-            f'Simulated failure for task {task.id} at {task.fail_at}% ({seconds:.1f} s into {task.duration:.1f} s)'))
+        self._finish(task, TaskStatus.FAILED, error=failure_message(task.fail_at))
 
     def _fill_slots(self) -> list[int]:
         """Start waiting tasks, in order, while the concurrency limit allows; returns their ids."""
@@ -307,3 +368,8 @@ class Simulator:
         self._log.append(change)
         self.changed.emit(change)
 
+
+
+def _listed(ids: list[int], most: int = 5) -> str:
+    shown = ', '.join(map(str, ids[:most]))
+    return f'{shown} and {len(ids) - most} more' if len(ids) > most else shown

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from .settings import RunSettings
-from .simulator import Run, RunState, Task, TaskStatus, plan_tasks
+from .simulator import Attempt, Run, RunState, Task, TaskStatus, plan_tasks
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = 'taskdemo.sqlite3'
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: tasks gained attempt and earlier (retries)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     started_s REAL,
     finished_s REAL,
     error TEXT,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    earlier TEXT,
     PRIMARY KEY (run_id, id)
 ) WITHOUT ROWID;
 """
@@ -53,7 +55,11 @@ RUN_COLUMNS = ('id', 'started_at', 'settings', 'seed', 'state', 'elapsed_s', 'fi
 # an upsert, not INSERT OR REPLACE: replacing a run row would delete it first, and its tasks with it (cascade)
 RUN_UPSERT = (f'INSERT INTO runs ({", ".join(RUN_COLUMNS)}) VALUES ({", ".join("?" * len(RUN_COLUMNS))}) '
               f'ON CONFLICT(id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in RUN_COLUMNS[1:])}')
-TASK_COLUMNS = ('id', 'status', 'progress', 'duration', 'fail_at', 'started_s', 'finished_s', 'error')
+TASK_COLUMNS = ('id', 'status', 'progress', 'duration', 'fail_at', 'started_s', 'finished_s', 'error', 'attempt',
+                'earlier')  # earlier: the attempts before this one, as a JSON list (NULL when there were none)
+MIGRATIONS = {  # schema version -> what brings a database of the version before up to it
+    2: ('ALTER TABLE tasks ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1', 'ALTER TABLE tasks ADD COLUMN earlier TEXT'),
+}
 
 
 class DataDirError(Exception):
@@ -110,7 +116,7 @@ class Store:
             if ok != 'ok':
                 raise sqlite3.DatabaseError(f'quick_check: {ok}')
             db.executescript(SCHEMA)
-            db.execute('INSERT OR IGNORE INTO meta VALUES (?, ?)', ('schema_version', str(SCHEMA_VERSION)))
+            _migrate(db)
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -161,7 +167,8 @@ class Store:
         rows = self._db.execute(f'SELECT {", ".join(TASK_COLUMNS)} FROM tasks WHERE run_id = ? ORDER BY id',
                                 (run_id,)).fetchall()
         return [Task(id=r[0], status=TaskStatus(r[1]), progress=r[2], duration=r[3], fail_at=r[4], started_s=r[5],
-                     finished_s=r[6], error=r[7]) for r in rows]
+                     finished_s=r[6], error=r[7], attempt=r[8],
+                     earlier=[Attempt(**attempt) for attempt in json.loads(r[9])] if r[9] else []) for r in rows]
 
     def last_run(self) -> tuple[Run, list[Task]] | None:
         """The newest run as the simulator knows runs. A run stored as running did not end cleanly (a crash, a
@@ -202,6 +209,31 @@ class _Transaction:
 
     def __exit__(self, kind: type | None, *_: object) -> None:
         self._db.execute('COMMIT' if kind is None else 'ROLLBACK')
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a database written by an older taskdemo up to SCHEMA_VERSION (a new one is created at it)."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None:  # a new database: SCHEMA made it whole
+        db.execute('INSERT INTO meta VALUES (?, ?)', ('schema_version', str(SCHEMA_VERSION)))
+        return
+    version = int(row[0])
+    if version > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(f'schema version {version} is newer than this taskdemo ({SCHEMA_VERSION})')
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        db.execute('BEGIN IMMEDIATE')
+        for statement in MIGRATIONS[step]:
+            db.execute(statement)
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(step),))
+        db.execute('COMMIT')
+        log.info('the database was brought up to schema version %d', step)
+
+
+def task_row(run_id: int, task: Task) -> tuple:
+    """A task as the tasks table holds it (run_id, then TASK_COLUMNS)."""
+    earlier = json.dumps([attempt.as_dict() for attempt in task.earlier]) if task.earlier else None
+    return (run_id, task.id, task.status.value, task.progress, task.duration, task.fail_at, task.started_s,
+            task.finished_s, task.error, task.attempt, earlier)
 
 
 def _run_row(row: tuple) -> RunRow:

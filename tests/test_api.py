@@ -15,6 +15,8 @@ from taskdemo.insight import eta_s
 from taskdemo.settings import Settings
 from taskdemo.simulator import RunState, Simulator
 
+from .helpers import finish
+
 
 def make_app(sim: Simulator, **settings) -> FastAPI:
     app = FastAPI()
@@ -144,7 +146,7 @@ async def test_with_a_control_token_control_needs_it_and_watching_does_not(sim, 
     app = make_app(sim, control_token='secret')
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
         headers = {} if header is None else {'Authorization': header}
-        for path in ('/start', '/reset', '/cancel'):
+        for path in ('/start', '/reset', '/cancel', '/retry', '/resume'):
             response = await client.post(path, headers=headers)
             assert response.status_code == 401 and 'token' in response.json()['detail'].lower()
         assert sim.state == RunState.IDLE
@@ -201,3 +203,65 @@ def test_ws_with_an_unknown_mode_is_refused(sim):
         with client.websocket_connect('/ws?mode=everything') as websocket:
             websocket.receive_text()
     assert refused.value.code == 1008
+
+
+async def finished_with_failures(client: httpx.AsyncClient, sim: Simulator) -> dict:
+    await client.post('/start', json={'tasks': 30, 'failure_rate': 0.5, 'seed': 4})
+    finish(sim)
+    status = (await client.get('/status')).json()
+    assert status['failed'] > 0 and status['state'] == 'completed'
+    return status
+
+
+async def test_post_retry_runs_the_failed_tasks_again_and_status_shows_attempts(client, sim):
+    status = await finished_with_failures(client, sim)
+    failed = [int(key) for key, entry in status['individual'].items() if entry['status'] == 'failed']
+    groups = status['error_groups']
+    assert sum(group['count'] for group in groups) == len(failed) and status['attempts'] == {}
+    assert sorted(i for group in groups for i in group['tasks']) == failed
+    assert [group['count'] for group in groups] == sorted((group['count'] for group in groups), reverse=True)
+
+    response = await client.post('/retry')
+    assert response.status_code == 200
+    assert response.json() == {'message': f'{len(failed)} tasks retried', 'run_id': 1, 'tasks': failed}
+    status = (await client.get('/status')).json()
+    assert status['state'] == 'running' and status['failed'] == 0
+    assert status['attempts'] == {str(i): 2 for i in failed}
+
+
+async def test_post_retry_by_group_or_ids_touches_only_those(client, sim):
+    status = await finished_with_failures(client, sim)
+    group = status['error_groups'][0]
+    response = await client.post('/retry', json={'error': group['error']})
+    assert response.json()['tasks'] == group['tasks']
+    untouched = {key: entry for key, entry in status['individual'].items() if int(key) not in group['tasks']}
+    now = (await client.get('/status')).json()['individual']
+    assert {key: now[key] for key in untouched} == untouched
+    finish(sim)
+    failed = sim.failed_tasks()
+    response = await client.post('/retry', json={'tasks': failed[:1]})
+    assert response.status_code == 200 and response.json()['tasks'] == failed[:1]
+
+
+@pytest.mark.parametrize(('body', 'code', 'words'), [
+    ({'tasks': [0, 1, 2, 3, 4, 5]}, 422, 'did not fail'),
+    ({'tasks': [99]}, 422, 'has no task 99'),
+    ({'error': 'no such error'}, 422, "failed with the error 'no such error'"),
+    ({'tasks': [1], 'error': 'x'}, 422, 'either "tasks" or "error"'),
+    ({'tasks': ['1']}, 422, 'tasks.0'),
+    ({'everything': True}, 422, 'everything'),
+])
+async def test_post_retry_refuses_bad_requests_and_changes_nothing(client, sim, body, code, words):
+    await finished_with_failures(client, sim)
+    before = snapshot(sim)
+    response = await client.post('/retry', json=body)
+    assert response.status_code == code and words in response.json()['detail']
+    assert snapshot(sim) == before
+
+
+async def test_post_retry_answers_409_without_a_finished_run(client, sim):
+    response = await client.post('/retry')
+    assert response.status_code == 409 and 'no finished run' in response.json()['detail']
+    await client.post('/start')
+    response = await client.post('/retry')
+    assert response.status_code == 409 and 'already active' in response.json()['detail']

@@ -2,7 +2,17 @@ from __future__ import annotations
 
 import pytest
 
-from taskdemo.simulator import Change, RunActiveError, RunState, Simulator, Task, TaskStatus, linear_progress
+from taskdemo.model import FAILURE_KINDS
+from taskdemo.simulator import (
+    Change,
+    RetryError,
+    RunActiveError,
+    RunState,
+    Simulator,
+    Task,
+    TaskStatus,
+    linear_progress,
+)
 
 from .helpers import finish
 
@@ -82,7 +92,7 @@ def test_a_run_without_a_seed_records_the_one_it_drew_so_it_can_be_repeated(make
     assert states(again) == states(first)
 
 
-def test_failure_rate_zero_never_fails_and_one_always_fails_saying_where(make_sim):
+def test_failure_rate_zero_never_fails_and_one_always_fails_with_a_kind_of_error(make_sim):
     none_fail = make_sim(failure_rate=0, seed=1)
     none_fail.start()
     finish(none_fail)
@@ -94,7 +104,8 @@ def test_failure_rate_zero_never_fails_and_one_always_fails_saying_where(make_si
     assert all_fail.counts.failed == 50
     for task in all_fail.tasks:
         assert 1 <= task.progress <= 99, 'a task fails at a random point of its run'
-        assert task.error.startswith(f'Simulated failure for task {task.id} at {task.progress}% (')
+        assert task.error == FAILURE_KINDS[task.progress % len(FAILURE_KINDS)]
+    assert len({task.error for task in all_fail.tasks}) == len(FAILURE_KINDS), 'failures group into a few kinds'
 
 
 def test_about_the_failure_rate_fails_over_many_tasks(make_sim):
@@ -235,3 +246,90 @@ def test_cancel_and_interrupt_with_tasks_still_waiting(make_sim):
     sim.cancel()
     assert sim.counts.pending == 0 and sim.counts.running == 0
     assert sim.counts.cancelled >= waiting
+
+
+# ---- retry ----------------------------------------------------------------------------------------------------
+
+def finished_run(make_sim, **settings) -> Simulator:
+    sim = make_sim(**{'tasks': 40, 'failure_rate': 0.5, 'seed': 3, **settings})
+    sim.start()
+    finish(sim)
+    assert sim.counts.failed > 0 and sim.counts.completed > 0
+    return sim
+
+
+def test_retry_runs_only_the_failed_tasks_again_as_their_next_attempt(make_sim):
+    sim = finished_run(make_sim)
+    before = {task.id: (task.status, task.progress, task.finished_s, task.error) for task in sim.tasks}
+    failed = sim.failed_tasks()
+    assert sim.retry() == failed
+    assert sim.active and sim.counts.failed == 0
+    sim.step(0.5)
+    for task in sim.tasks:
+        if task.id in failed:
+            first = task.earlier[0]
+            assert task.attempt == 2 and len(task.earlier) == 1
+            assert (first.number, first.progress, first.error) == (1, before[task.id][1], before[task.id][3])
+            assert task.status == TaskStatus.RUNNING and task.error is None
+        else:
+            assert (task.status, task.progress, task.finished_s, task.error) == before[task.id], 'untouched'
+            assert task.attempt == 1 and task.earlier == []
+    finish(sim)
+    assert sim.state == RunState.COMPLETED
+    assert sim.counts.completed + sim.counts.failed == 40
+    assert all(sim.tasks[i].finished_s > before[i][2] for i in failed)
+
+
+def test_retry_by_error_message_or_ids_picks_just_those(make_sim):
+    sim = finished_run(make_sim)
+    (message, group), *_ = sim.error_groups()
+    assert sim.failed_tasks(message) == group
+    assert sim.retry(error=message) == group
+    assert all(sim.tasks[i].status in {TaskStatus.PENDING, TaskStatus.RUNNING} for i in group)
+    finish(sim)
+    failed = sim.failed_tasks()
+    assert sim.retry([failed[0]]) == [failed[0]]
+    assert sim.counts.failed == len(failed) - 1
+
+
+def test_retry_refuses_what_it_cannot_do_and_changes_nothing(make_sim):
+    sim = make_sim(tasks=10, failure_rate=0.5, seed=3)
+    with pytest.raises(RetryError, match='no finished run'):
+        sim.retry()
+    sim.start()
+    with pytest.raises(RunActiveError, match='still running'):
+        sim.retry()
+    finish(sim)
+    version = sim.version
+    completed = next(task.id for task in sim.tasks if task.status == TaskStatus.COMPLETED)
+    with pytest.raises(RetryError, match=f'task {completed} did not fail'):
+        sim.retry([completed])
+    with pytest.raises(RetryError, match='has no task 10 '):
+        sim.retry([10])
+    with pytest.raises(RetryError, match="no task failed with the error 'nope'"):
+        sim.retry(error='nope')
+    assert sim.version == version and sim.state == RunState.COMPLETED
+
+
+def test_retry_keeps_the_concurrency_limit_and_is_the_same_again_from_the_same_seed(make_sim):
+    def retried() -> list[tuple[float, int | None]]:
+        sim = finished_run(make_sim, concurrency=3)
+        sim.retry()
+        while sim.active:
+            assert sim.counts.running <= 3
+            sim.step(0.5)
+        return [(task.duration, task.fail_at) for task in sim.tasks]
+
+    assert retried() == retried()
+
+
+def test_a_retried_cancelled_run_retries_its_failures_and_leaves_the_cancelled_tasks(make_sim):
+    sim = make_sim(tasks=30, failure_rate=0.6, min_duration=1, max_duration=100, seed=5)
+    sim.start()
+    sim.step(40)
+    sim.cancel()
+    cancelled = {task.id for task in sim.tasks if task.status == TaskStatus.CANCELLED}
+    assert cancelled and sim.counts.failed
+    sim.retry()
+    finish(sim)
+    assert {task.id for task in sim.tasks if task.status == TaskStatus.CANCELLED} == cancelled

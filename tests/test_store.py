@@ -10,13 +10,14 @@ import pytest
 from taskdemo.recorder import Recorder
 from taskdemo.settings import RunSettings
 from taskdemo.simulator import RunState, Simulator, TaskStatus
-from taskdemo.store import FILE_NAME, DataDirError, Store
+from taskdemo.store import FILE_NAME, SCHEMA_VERSION, DataDirError, Store
 
 from .helpers import finish
 
 
 def states(tasks) -> list[tuple]:
-    return [(t.id, t.status, t.progress, t.duration, t.fail_at, t.started_s, t.finished_s, t.error) for t in tasks]
+    return [(t.id, t.status, t.progress, t.duration, t.fail_at, t.started_s, t.finished_s, t.error, t.attempt,
+             t.earlier) for t in tasks]
 
 
 @pytest.fixture
@@ -174,3 +175,44 @@ async def test_a_run_cut_off_before_its_first_batch_is_on_disk_and_planned_again
     finish(reference)
     assert [(t.status, t.error) for t in again.tasks] == [(t.status, t.error) for t in reference.tasks]
     store.close()
+
+
+async def test_a_retried_run_comes_back_with_its_attempts_and_earlier_failures(make_sim, tmp_path: Path):
+    sim = make_sim(tasks=30, failure_rate=0.5, seed=4)
+    recorder = Recorder(sim, Store(tmp_path))
+    sim.start()
+    finish(sim)
+    retried = sim.retry()
+    finish(sim)
+    await recorder.flush()
+    recorder.close()
+    reopened = Store(tmp_path)
+    _, tasks = reopened.last_run()
+    reopened.close()
+    assert states(tasks) == states(sim.tasks)
+    assert [task.id for task in tasks if task.attempt == 2 and task.earlier[0].error] == retried
+
+
+def test_a_database_of_schema_1_is_brought_up_to_date_and_keeps_its_runs(tmp_path: Path):
+    db = sqlite3.connect(tmp_path / FILE_NAME)
+    db.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '1');
+        CREATE TABLE runs (id INTEGER PRIMARY KEY, started_at REAL NOT NULL, settings TEXT NOT NULL,
+            seed INTEGER NOT NULL, state TEXT NOT NULL, elapsed_s REAL NOT NULL DEFAULT 0, finished_s REAL,
+            total INTEGER NOT NULL, completed INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
+            cancelled INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE tasks (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, id INTEGER NOT NULL,
+            status TEXT NOT NULL, progress INTEGER NOT NULL, duration REAL NOT NULL, fail_at INTEGER,
+            started_s REAL, finished_s REAL, error TEXT, PRIMARY KEY (run_id, id)) WITHOUT ROWID;
+        INSERT INTO runs VALUES (1, 1000.0, '{"tasks": 1}', 5, 'completed', 30.0, 30.0, 1, 0, 1, 0);
+        INSERT INTO tasks VALUES (1, 0, 'failed', 40, 50.0, 40, 0.0, 20.0, 'Simulated failure for task 0');
+    """)
+    db.close()
+    store = Store(tmp_path)
+    (task,) = store.tasks(1)
+    version = store._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    store.close()
+    assert version == str(SCHEMA_VERSION)
+    assert (task.status, task.progress, task.error, task.attempt, task.earlier) == (
+        TaskStatus.FAILED, 40, 'Simulated failure for task 0', 1, [])
