@@ -12,8 +12,10 @@ from nicegui.testing import User, user_simulation
 
 from taskdemo.settings import RunSettings
 from taskdemo.simulator import Simulator
+from taskdemo.ui.grid import TaskGrid
 from taskdemo.ui.page import create_root
 
+from .browser_grid import BrowserGrid
 from .helpers import FakeClock
 
 
@@ -50,3 +52,18 @@ def another_user(user: User) -> Callable[[], User]:
     def make() -> User:
         return User(httpx.AsyncClient(transport=httpx.ASGITransport(core.app), base_url='http://test'))
     return make
+
+
+@pytest.fixture
+def browser_grids(monkeypatch) -> list[BrowserGrid]:
+    grids: list[BrowserGrid] = []
+    original = TaskGrid.run_method
+
+    def record(grid: TaskGrid, name: str, *args, **kwargs):
+        for mirror in grids:
+            if mirror.grid is grid and name == 'apply':
+                mirror.apply(args[0])
+        return original(grid, name, *args, **kwargs)
+
+    monkeypatch.setattr(TaskGrid, 'run_method', record)
+    return grids

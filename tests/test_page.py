@@ -1,58 +1,18 @@
 """The board as a visitor sees it, in NiceGUI's simulated browser. Time moves only through `sim.step(dt)`."""
 from __future__ import annotations
 
-import pytest
 from nicegui import ui
 from nicegui.testing import User
 
 from taskdemo.insight import eta_s
-from taskdemo.simulator import RunState, Simulator, TaskStatus
+from taskdemo.simulator import RunState, TaskStatus
 from taskdemo.ui.grid import TaskGrid
-from taskdemo.ui.grid_wire import PROGRESS_BITS
 from taskdemo.ui.states import CODES
 from taskdemo.ui.summary import format_duration
 
+from .browser_grid import watch_grid
 from .helpers import finish
 from .test_grid_wire import decode
-
-
-class BrowserGrid:
-    """What a browser's grid holds: the snapshot it got, with every batch sent since applied (as task_grid.js
-    does). Lets a simulated user check the cards without a real browser."""
-
-    def __init__(self, grid: TaskGrid) -> None:
-        self.grid = grid
-        self.cards = [list(entry[:2]) for entry in decode(grid.props['snapshot'])]
-
-    def apply(self, batch: dict) -> None:
-        for packed in batch['p']:
-            self.cards[packed >> PROGRESS_BITS][1] = packed & 127
-        for task_id, code, progress, *_ in batch['s']:
-            self.cards[task_id] = [code, progress]
-
-    def matches(self, sim: Simulator, shown: range) -> bool:
-        return all(self.cards[i] == [CODES[sim.tasks[i].status], sim.tasks[i].progress] for i in shown)
-
-
-@pytest.fixture
-def browser_grids(monkeypatch) -> list[BrowserGrid]:
-    grids: list[BrowserGrid] = []
-    original = TaskGrid.run_method
-
-    def record(grid: TaskGrid, name: str, *args, **kwargs):
-        for mirror in grids:
-            if mirror.grid is grid and name == 'apply':
-                mirror.apply(args[0])
-        return original(grid, name, *args, **kwargs)
-
-    monkeypatch.setattr(TaskGrid, 'run_method', record)
-    return grids
-
-
-def watch_grid(user: User, grids: list[BrowserGrid]) -> BrowserGrid:
-    mirror = BrowserGrid(user.find(TaskGrid).elements.pop())
-    grids.append(mirror)
-    return mirror
 
 
 async def test_an_idle_board_shows_the_start_button_zero_progress_and_50_pending_cards(user: User, sim):
@@ -113,9 +73,9 @@ async def test_when_every_task_has_finished_the_board_offers_to_start_over_and_s
     await user.should_see(f'{counts.completed} completed, {counts.failed} failed; success rate {rate}%')
     assert sim.run.finished_s == 119.5, 'seed 7: the slowest task takes just under 2 minutes'
     await user.should_see('Run 1 finished in 2 min 0 s')
-    for task in sim.tasks:
-        if task.status == TaskStatus.FAILED:
-            await user.should_see(f'Task {task.id}: {task.error}')
+    for number, (error, ids) in enumerate(sim.error_groups()):
+        await user.should_see(error, marker=f'failure-error-{number}')
+        await user.should_see(f'Task{"s" if len(ids) > 1 else ""} {", ".join(map(str, ids))}')
     await user.should_see('Run 1 finished', kind=ui.notification)
 
 
@@ -204,3 +164,4 @@ async def test_filter_chips_count_live_and_narrow_the_grid(user: User, sim):
     assert grid.filter == [CODES[TaskStatus.FAILED]]
     toggle.set_value('all')
     assert grid.filter == []
+

@@ -1,5 +1,5 @@
-"""The run controls: Start Process (which becomes Processing... and Completed! Start over?), Cancel, and the
-control-token prompt when the server asks for one."""
+"""The run controls: Start Process (which becomes Processing... and Completed! Start over?), Cancel, Retry failed,
+Resume, and the control-token prompt when the server asks for one."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from nicegui import ui
 
 from ..access import token_matches
-from ..simulator import RunActiveError, RunState, Simulator
+from ..simulator import RetryError, RunActiveError, RunState, Simulator
 
 START_LABELS = {
     RunState.IDLE: 'Start Process',
@@ -28,6 +28,8 @@ class RunControls:
         with ui.row().classes('items-center gap-2'):
             self._resume = ui.button('Resume', on_click=self.resume, icon='play_arrow').mark('resume')
             self._start = ui.button(START_LABELS[RunState.IDLE], on_click=self.start).mark('start')
+            self._retry = ui.button('Retry failed', on_click=lambda: self.retry(), icon='replay') \
+                .props('outline').mark('retry')
             self._cancel = ui.button('Cancel', on_click=self.cancel, color='negative').mark('cancel')
         if not self.unlocked:
             with ui.row().classes('items-center gap-2') as self._lock_row:
@@ -48,6 +50,17 @@ class RunControls:
     def resume(self) -> None:
         if self.unlocked:
             self._sim.resume()
+
+    def retry(self, error: str | None = None) -> None:
+        """Run the failed tasks again (those that failed with `error`, when given)."""
+        if not self.unlocked:
+            return
+        try:
+            ids = self._sim.retry(error=error)
+        except (RetryError, RunActiveError) as problem:
+            ui.notify(f'Nothing retried: {problem}', type='warning')
+            return
+        ui.notify(f'Retrying {len(ids)} failed task{"s" if len(ids) != 1 else ""}', color='primary')
 
     def cancel(self) -> None:
         if self.unlocked:
@@ -70,4 +83,6 @@ class RunControls:
         self._cancel.visible = state == RunState.RUNNING
         self._resume.visible = state == RunState.INTERRUPTED
         self._resume.enabled = self.unlocked
+        self._retry.visible = state in {RunState.COMPLETED, RunState.CANCELLED} and self._sim.counts.failed > 0
+        self._retry.enabled = self.unlocked
         self._cancel.enabled = self.unlocked

@@ -1,6 +1,8 @@
 """The grid of task cards: one element of our own (task_grid.js) for any number of tasks."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from nicegui import events, ui
 
 from ..simulator import Change, Simulator
@@ -12,13 +14,15 @@ SMALL_GRID_MAX = 50  # up to this many tasks: 5 columns on narrow screens, 10 fr
 
 
 class TaskGrid(ui.element, component='task_grid.js'):
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Simulator, *, on_open: Callable[[int], None] = lambda _: None) -> None:
         super().__init__()
         self._sim = sim
+        self._on_open = on_open
         self.filter: list[int] = []  # state codes this page shows; empty: all
         self.shown: range | set[int] = range(0)  # the tasks the browser has on screen, as it last told us
         self._props['states'] = STATE_TABLE
         self.on('range', self._handle_range)
+        self.on('open', self._handle_open)
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -53,3 +57,12 @@ class TaskGrid(ui.element, component='task_grid.js'):
             return  # not from our component; nothing to do
         self.shown = shown
         self.run_method('apply', range_batch(self._sim, sorted(shown)))
+
+    def _handle_open(self, event: events.GenericEventArguments) -> None:
+        """A card was clicked, or Enter pressed on it."""
+        try:
+            task_id = int(event.args['id'])
+        except (KeyError, TypeError, ValueError):
+            return
+        if 0 <= task_id < self._sim.total:
+            self._on_open(task_id)

@@ -27,6 +27,7 @@ def snapshot(sim: Simulator) -> dict[str, Any]:
         'started': _b64(array('f', (nan if t.started_s is None else t.started_s for t in tasks)).tobytes()),
         'ended': _b64(array('f', (nan if t.finished_s is None else t.finished_s for t in tasks)).tobytes()),
         'errors': {str(task.id): task.error for task in tasks if task.error},
+        'attempts': {str(task.id): _attempts(task) for task in tasks if task.earlier},
         'elapsed': _elapsed(sim),
     }
 
@@ -37,13 +38,21 @@ def batch(sim: Simulator, change: Change, shown: Container[int]) -> dict[str, An
     transitions = [_transition(sim.tasks[i]) for i in sorted(change.transitions)]
     if not progress and not transitions:
         return None
-    errors = {str(i): sim.tasks[i].error for i in change.transitions if sim.tasks[i].error}
-    return {'e': _elapsed(sim), 'p': progress, 's': transitions, 'err': errors}
+    moved = [sim.tasks[i] for i in change.transitions]
+    # a retried task's error goes away (None); only retried tasks have earlier attempts
+    errors = {str(task.id): task.error for task in moved if task.error or task.earlier}
+    attempts = {str(task.id): _attempts(task) for task in moved if task.earlier}
+    return {'e': _elapsed(sim), 'p': progress, 's': transitions, 'err': errors, 'att': attempts}
 
 
 def range_batch(sim: Simulator, shown: Iterable[int]) -> dict[str, Any]:
     """The current percent of every task in `shown`: for a browser that scrolled to tasks it had not followed."""
     return {'e': _elapsed(sim), 'p': [_pack(sim.tasks[i]) for i in shown], 's': [], 'err': {}}
+
+
+def _attempts(task: Task) -> list[Any]:
+    """[attempt number, what each earlier attempt came to] for a retried task's card and tooltip."""
+    return [task.attempt, [f'attempt {a.number} failed at {a.progress}%: {a.error or "failed"}' for a in task.earlier]]
 
 
 def _pack(task: Task) -> int:

@@ -11,12 +11,14 @@ from starlette.requests import Request
 from ..recorder import Recorder
 from ..simulator import Change, RunState, Simulator
 from .controls import RunControls
+from .details import TaskDetails
 from .filters import FilterChips
 from .grid import TaskGrid
 from .history import HistoryPanel
 from .progress import RunProgress
 from .settings_panel import SettingsPanel
 from .summary import RunSummary, summary_line
+from .timeline import Timeline
 from .titles import TITLE
 
 PRIMARY = '#1d4ed8'  # NiceGUI's default blue carries white text at only 3:1; this one at 6.7:1
@@ -43,20 +45,22 @@ class Board:
         ui.query('.nicegui-content').classes('max-w-screen-xl mx-auto')
         with ui.row().classes('w-full items-center justify-between gap-2'):
             ui.label(TITLE).classes('text-2xl font-bold').props('role=heading aria-level=1')
-            self.controls = RunControls(sim, control_token=control_token,
-                                        on_unlock=lambda: self.settings.update())
+            self.controls = RunControls(sim, control_token=control_token, on_unlock=self._unlocked)
         self.settings = SettingsPanel(sim, query=query or {}, may_control=lambda: self.controls.unlocked)
         self.progress = RunProgress(sim)
         self.filters_row = ui.row().classes('w-full')
-        self.grid = TaskGrid(sim)
+        self.details = TaskDetails(sim)
+        self.grid = TaskGrid(sim, on_open=self.details.open)
         with self.filters_row:
             self.filters = FilterChips(sim, self.grid)
-        self.summary = RunSummary(sim)
+        self.summary = RunSummary(sim, on_retry=self.controls.retry, may_control=lambda: self.controls.unlocked)
+        self.timeline = Timeline(sim)
         self.history = HistoryPanel(recorder) if recorder else None
         sim.changed.subscribe(self.on_change)
 
     def on_change(self, change: Change) -> None:
         self.grid.apply(change)
+        self.details.follow(change.tasks, change.structure)
         self.progress.update()
         if change.transitions or change.structure:
             self.filters.update()
@@ -67,6 +71,10 @@ class Board:
             self._announce_end()
             if self.history and self._sim.run and self._sim.run.finished:
                 background_tasks.create(self.history.refresh(), name='refresh history')
+
+    def _unlocked(self) -> None:
+        self.settings.update()
+        self.summary.update()
 
     def _announce_end(self) -> None:
         state = self._sim.state

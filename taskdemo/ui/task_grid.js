@@ -14,8 +14,9 @@ export default {
   template: `
     <div ref="grid" class="task-grid w-full" :class="small ? 'grid-small' : 'grid-large'" role="list"
          aria-label="Tasks" :style="{paddingTop: padTop + 'px', paddingBottom: padBottom + 'px'}">
-      <div v-for="(i, n) in shown" :key="i" :class="cardClass(i)" role="listitem" :title="title(i)"
-           :aria-posinset="first + n + 1" :aria-setsize="size" :data-task="i" v-html="cardHtml(i)"></div>
+      <div v-for="(i, n) in shown" :key="i" :class="cardClass(i)" role="listitem" :title="title(i)" tabindex="0"
+           :aria-posinset="first + n + 1" :aria-setsize="size" :data-task="i" v-html="cardHtml(i)"
+           @click="$emit('open', {id: i})" @keydown.enter.prevent="$emit('open', {id: i})"></div>
     </div>`,
   props: {
     snapshot: Object,
@@ -92,6 +93,7 @@ export default {
       this.started = fromBase64(s.started, Float32Array);
       this.ended = fromBase64(s.ended, Float32Array);
       this.errors = { ...(s.errors || {}) };
+      this.attempts = { ...(s.attempts || {}) }; // id -> [attempt, [what each earlier attempt came to]]
       this.elapsed = s.elapsed || 0;
       this.reported = null;
       if (this.$refs.grid) this.measure();
@@ -106,7 +108,11 @@ export default {
         this.started[id] = started < 0 ? NaN : started;
         this.ended[id] = ended < 0 ? NaN : ended;
       }
-      Object.assign(this.errors, batch.err || {});
+      for (const [id, error] of Object.entries(batch.err || {})) {
+        if (error === null) delete this.errors[id];
+        else this.errors[id] = error;
+      }
+      Object.assign(this.attempts, batch.att || {});
       this.elapsed = batch.e;
       this.tick++;
     },
@@ -151,7 +157,10 @@ export default {
       const showsPercent = name === 'in_progress' || name === 'interrupted';
       const percent = showsPercent ? this.progress[i] + '%' : '';
       const bar = showsPercent ? `<span class="task-bar"><span style="width:${this.progress[i]}%"></span></span>` : '';
-      return `<span class="task-head"><span class="task-num">#${i}</span>` +
+      const n = this.attempts[i] ? this.attempts[i][0] : 1;
+      const attempt = n > 1 ? `<span class="task-attempt"><span aria-hidden="true">↻${n}</span>` +
+        `<span class="sr-only">attempt ${n}</span></span>` : '';
+      return `<span class="task-head"><span class="task-num">#${i}</span>${attempt}` +
         `<span class="task-icon" aria-hidden="true">${icon}</span></span>` +
         `<span class="task-state">${word}</span><span class="task-pct">${percent}</span>${bar}`;
     },
@@ -171,8 +180,10 @@ export default {
                                                   : 'ETA estimating');
         }
       }
+      if (this.attempts[i]) parts.push(`attempt ${this.attempts[i][0]}`);
       const error = this.errors[i];
-      return parts.join(' · ') + (error ? '\n' + error : '');
+      const earlier = this.attempts[i] ? this.attempts[i][1] : [];
+      return [parts.join(' · '), ...(error ? [error] : []), ...earlier].join('\n');
     },
   },
 };

@@ -1,0 +1,101 @@
+"""The run's timeline (a Gantt chart, with ui.echart): one row per task, one bar per attempt from its start to its
+end (or to now while it runs), coloured by outcome, with the outcomes named in the legend.
+
+It is drawn only while its panel is open, and refreshed at most once a second (every N/1,000 seconds for N
+tasks), since each refresh sends every bar: about 20 bytes a bar.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import ui
+
+from ..simulator import Simulator, TaskStatus
+from .states import WORDS
+
+EARLIER = 'earlier'  # the series of earlier (failed) attempts of retried tasks
+SERIES = [  # (key, legend name, colour): the board's card colours
+    (TaskStatus.RUNNING.value, WORDS[TaskStatus.RUNNING], '#4b5563'),
+    (TaskStatus.COMPLETED.value, WORDS[TaskStatus.COMPLETED], '#15803d'),
+    (TaskStatus.FAILED.value, WORDS[TaskStatus.FAILED], '#b91c1c'),
+    (TaskStatus.CANCELLED.value, WORDS[TaskStatus.CANCELLED], '#d97706'),
+    (TaskStatus.INTERRUPTED.value, WORDS[TaskStatus.INTERRUPTED], '#7c3aed'),
+    (EARLIER, 'Failed earlier attempt', '#f87171'),
+]
+# a bar: x from start to end, on the task's row, 70 % of a row high
+RENDER_BAR = '''(params, api) => {
+  const start = api.coord([api.value(1), api.value(0)]);
+  const end = api.coord([api.value(2), api.value(0)]);
+  const height = Math.max(1, api.size([0, 1])[1] * 0.7);
+  return {type: 'rect', shape: {x: start[0], y: start[1] - height / 2, width: Math.max(1, end[0] - start[0]),
+          height: height}, style: api.style()};
+}'''
+WHOLE_NUMBERS = "(value) => Number.isInteger(value) ? String(value) : ''"  # rows are whole; the axis ends are not
+TOOLTIP = '''(item) => `Task ${item.value[0]} · ${item.seriesName}<br>` +
+  `${item.value[1].toFixed(1)} s to ${item.value[2].toFixed(1)} s (${(item.value[2] - item.value[1]).toFixed(1)} s)`'''
+
+
+def timeline_bars(sim: Simulator) -> dict[str, list[list[float]]]:
+    """Every bar of the run by series: [task id, start s, end s], in real seconds since the run started."""
+    now = sim.run.elapsed_s if sim.run else 0.0
+    bars: dict[str, list[list[float]]] = {key: [] for key, _, _ in SERIES}
+    for task in sim.tasks:
+        for attempt in task.earlier:
+            if attempt.started_s is not None:
+                bars[EARLIER].append(_bar(task.id, attempt.started_s, attempt.finished_s, now))
+        if task.started_s is not None and task.status != TaskStatus.PENDING:
+            bars[task.status.value].append(_bar(task.id, task.started_s, task.finished_s, now))
+    return bars
+
+
+def _bar(task_id: int, start: float, end: float | None, now: float) -> list[float]:
+    return [task_id, round(start, 2), round(end if end is not None else now, 2)]
+
+
+def refresh_interval_s(total: int) -> float:
+    return max(1.0, total / 1000)
+
+
+class Timeline:
+    def __init__(self, sim: Simulator) -> None:
+        self._sim = sim
+        self._drawn_version = -1
+        with ui.expansion('Timeline', icon='view_timeline', on_value_change=lambda _: self.refresh()) \
+                .classes('w-full').props('dense header-class="text-base font-semibold"').mark('timeline-panel') \
+                as self.panel:
+            ui.label('One row per task, one bar per attempt, from its start to its end (or now); seconds since the '
+                     'run started. Scroll or drag the slider on the right to zoom.').classes('text-sm')
+            self.chart = ui.echart(self._options(), renderer='canvas').classes('w-full h-96').mark('timeline')
+        self._timer = ui.timer(refresh_interval_s(sim.total), self.refresh)
+
+    def refresh(self) -> None:
+        """Draw the bars of this moment, if the panel is open and anything changed since they were drawn."""
+        self._timer.interval = refresh_interval_s(self._sim.total)
+        if not self.panel.value or self._drawn_version == self._sim.version:
+            return
+        self._drawn_version = self._sim.version
+        bars = timeline_bars(self._sim)
+        options = self.chart.options
+        for series, (key, _, _) in zip(options['series'], SERIES, strict=True):
+            series['data'] = bars[key]
+        options['yAxis']['max'] = max(0, self._sim.total - 0.5)
+        self.chart.update()
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            'animation': False,
+            'grid': {'left': 56, 'right': 56, 'top': 36, 'bottom': 48},
+            'legend': {'top': 0, 'textStyle': {'color': '#6b7280'}},
+            'tooltip': {'trigger': 'item', ':formatter': TOOLTIP},
+            'xAxis': {'type': 'value', 'name': 'seconds since the run started', 'nameLocation': 'middle',
+                      'nameGap': 26, 'min': 0, 'splitLine': {'show': True}},
+            'yAxis': {'type': 'value', 'name': 'task', 'nameLocation': 'middle', 'nameGap': 34, 'inverse': True,
+                      'min': -0.5, 'max': max(0, self._sim.total - 0.5), 'minInterval': 1,
+                      'splitLine': {'show': False}, 'axisLabel': {':formatter': WHOLE_NUMBERS}},
+            'dataZoom': [{'type': 'slider', 'yAxisIndex': 0, 'right': 8, 'width': 16, 'filterMode': 'none'},
+                         {'type': 'inside', 'yAxisIndex': 0, 'filterMode': 'none'}],
+            'series': [{'type': 'custom', 'name': name, 'id': key, ':renderItem': RENDER_BAR,
+                        'itemStyle': {'color': color}, 'encode': {'x': [1, 2], 'y': 0}, 'data': []}
+                       for key, name, color in SERIES],
+        }
+
