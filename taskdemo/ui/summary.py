@@ -67,7 +67,7 @@ class RunSummary:
 
     def _group(self, number: int, error: str, ids: list[int]) -> None:
         with ui.row().classes('w-full items-center gap-x-3 gap-y-1 no-wrap').mark(f'failure-group-{number}'):
-            ui.badge(str(len(ids)), color='negative').props(f'aria-label="{len(ids)} tasks"')
+            ui.label(str(len(ids))).classes('failure-count').props(f'aria-label="{len(ids)} tasks"')
             with ui.column().classes('gap-0 grow min-w-0'):
                 ui.label(error).classes('font-medium break-words').mark(f'failure-error-{number}')
                 listed = ', '.join(str(i) for i in ids[:IDS_SHOWN])

@@ -65,7 +65,8 @@ class Timeline:
                 as self.panel:
             ui.label('One row per task, one bar per attempt, from its start to its end (or now); seconds since the '
                      'run started. Scroll or drag the slider on the right to zoom.').classes('text-sm')
-            self.chart = ui.echart(self._options(), renderer='canvas').classes('w-full h-96').mark('timeline')
+            self.chart = ui.echart(self._options(), renderer='canvas').classes('timeline-chart w-full h-96') \
+                .mark('timeline')
         self._timer = ui.timer(refresh_interval_s(sim.total), self.refresh)
 
     def refresh(self) -> None:

@@ -74,9 +74,21 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         assert 'Traceback' not in server.log(), server.log()
 
 
+E2E_SETTINGS = {'tasks': 50, 'failure_rate': 0.2, 'min_duration': 30, 'max_duration': 120, 'speed': float(E2E_SPEED),
+                'seed': 11, 'concurrency': 0}
+
+
+def use_settings(server: Server, **settings: object) -> None:
+    """Put these settings in force on the shared board without a run going: a start with them, then a reset."""
+    assert httpx.post(f'{server.base}/reset').status_code == 200
+    assert httpx.post(f'{server.base}/start', json={**E2E_SETTINGS, **settings}).status_code == 200
+    assert httpx.post(f'{server.base}/reset').status_code == 200
+
+
 @pytest.fixture
 def board(server: Server) -> Server:
-    assert httpx.post(f'{server.base}/reset').status_code == 200
+    """The shared board, reset, with the e2e settings in force (whatever the test before left)."""
+    use_settings(server)
     return server
 
 

@@ -25,7 +25,8 @@ def test_axe_finds_nothing_serious_idle_mid_run_or_finished(open_page, scheme):
                            timeout=20_000)
     assert serious_violations(page) == [], 'mid-run'
     expect(page.get_by_role('button', name='Completed! Start over?')).to_be_visible(timeout=20_000)
-    assert serious_violations(page) == [], 'finished'
+    found = serious_violations(page)
+    assert found == [], f'finished: {found}'
 
 
 def test_the_start_button_is_reached_with_tab_and_pressed_with_enter(open_page):
