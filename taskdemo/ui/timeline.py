@@ -13,6 +13,7 @@ from nicegui import ui
 from ..simulator import Simulator, TaskStatus
 from .states import WORDS
 
+ROWS_SHOWN = 60  # rows on screen at first (5 px each); at 1,000 tasks all of them would be a third of a pixel
 EARLIER = 'earlier'  # the series of earlier (failed) attempts of retried tasks
 SERIES = [  # (key, legend name, colour): the board's card colours
     (TaskStatus.RUNNING.value, WORDS[TaskStatus.RUNNING], '#4b5563'),
@@ -52,6 +53,11 @@ def _bar(task_id: int, start: float, end: float | None, now: float) -> list[floa
     return [task_id, round(start, 2), round(end if end is not None else now, 2)]
 
 
+def zoom_window(total: int) -> dict[str, float]:
+    """Many tasks: start on the first ROWS_SHOWN rows, readable, and let the slider move through the rest."""
+    return {'startValue': -0.5, 'endValue': min(total, ROWS_SHOWN) - 0.5}
+
+
 def refresh_interval_s(total: int) -> float:
     return max(1.0, total / 1000)
 
@@ -60,6 +66,7 @@ class Timeline:
     def __init__(self, sim: Simulator) -> None:
         self._sim = sim
         self._drawn_version = -1
+        self._drawn_total = sim.total
         with ui.expansion('Timeline', icon='view_timeline', on_value_change=lambda _: self.refresh()) \
                 .classes('w-full').props('dense header-class="text-base font-semibold"').mark('timeline-panel') \
                 as self.panel:
@@ -70,19 +77,29 @@ class Timeline:
         self._timer = ui.timer(refresh_interval_s(sim.total), self.refresh)
 
     def refresh(self) -> None:
-        """Draw the bars of this moment, if the panel is open and anything changed since they were drawn."""
-        self._timer.interval = refresh_interval_s(self._sim.total)
-        if not self.panel.value or self._drawn_version == self._sim.version:
+        """Draw the bars of this moment, if the panel is open and anything changed since they were drawn.
+
+        Only the bars travel (ECharts merges them into the chart by series id), so a zoom the viewer chose stays
+        where it is; the zoom goes back to the first rows only when the number of tasks changes.
+        """
+        sim = self._sim
+        self._timer.interval = refresh_interval_s(sim.total)
+        if not self.panel.value or self._drawn_version == sim.version:
             return
-        self._drawn_version = self._sim.version
-        bars = timeline_bars(self._sim)
-        options = self.chart.options
-        for series, (key, _, _) in zip(options['series'], SERIES, strict=True):
-            series['data'] = bars[key]
-        options['yAxis']['max'] = max(0, self._sim.total - 0.5)
-        self.chart.update()
+        self._drawn_version = sim.version
+        bars = timeline_bars(sim)
+        patch: dict[str, Any] = {'series': [{'id': key, 'data': bars[key]} for key, _, _ in SERIES],
+                                 'yAxis': {'max': max(0, sim.total - 0.5)}}
+        if sim.total != self._drawn_total:
+            self._drawn_total = sim.total
+            patch['dataZoom'] = [zoom_window(sim.total)] * 2
+        for series in self.chart.options['series']:  # the element's own copy, for a page built again
+            series['data'] = bars[series['id']]
+        self.chart.options['yAxis'].update(patch['yAxis'])
+        self.chart.run_chart_method('setOption', patch)
 
     def _options(self) -> dict[str, Any]:
+        window = zoom_window(self._sim.total)
         return {
             'animation': False,
             'grid': {'left': 56, 'right': 56, 'top': 36, 'bottom': 48},
@@ -93,9 +110,9 @@ class Timeline:
             'yAxis': {'type': 'value', 'name': 'task', 'nameLocation': 'middle', 'nameGap': 34, 'inverse': True,
                       'min': -0.5, 'max': max(0, self._sim.total - 0.5), 'minInterval': 1,
                       'splitLine': {'show': False}, 'axisLabel': {':formatter': WHOLE_NUMBERS}},
-            'dataZoom': [{'type': 'slider', 'yAxisIndex': 0, 'right': 8, 'width': 16, 'filterMode': 'none'},
-                         {'type': 'inside', 'yAxisIndex': 0, 'filterMode': 'none'}],
-            'series': [{'type': 'custom', 'name': name, 'id': key, ':renderItem': RENDER_BAR,
+            'dataZoom': [{'type': 'slider', 'yAxisIndex': 0, 'right': 8, 'width': 16, 'filterMode': 'none', **window},
+                         {'type': 'inside', 'yAxisIndex': 0, 'filterMode': 'none', **window}],
+            'series': [{'type': 'custom', 'name': name, 'id': key, ':renderItem': RENDER_BAR, 'clip': True,
                         'itemStyle': {'color': color}, 'encode': {'x': [1, 2], 'y': 0}, 'data': []}
                        for key, name, color in SERIES],
         }
