@@ -103,6 +103,9 @@ class StatusReply(BaseModel):
 CONTROL_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {'model': Problem, 'description': 'a control token is set and this request did not carry it'},
 }
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {'model': Problem, 'description': 'the body could not be read (not UTF-8)'},
+}
 
 
 def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
@@ -126,7 +129,8 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
     control = [Depends(require_control)]
 
     @app.post('/start', response_model=StartReply, dependencies=control, tags=['control'],
-              responses={**CONTROL_ERRORS, 409: {'model': Problem, 'description': 'a run is already active'},
+              responses={**CONTROL_ERRORS, **BODY_ERRORS,
+                         409: {'model': Problem, 'description': 'a run is already active'},
                          422: {'model': Problem, 'description': 'a setting is unknown or out of range'}})
     async def start(body: Annotated[StartBody | None, Body()] = None) -> dict[str, Any]:
         """Start a run, with the settings in force or those in the body (which then stay in force)."""
@@ -169,7 +173,8 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
         return {'message': f'Run {sim.run.id} resumed: {sim.counts.running} tasks running'}
 
     @app.post('/retry', response_model=RetryReply, dependencies=control, tags=['control'],
-              responses={**CONTROL_ERRORS, 409: {'model': Problem, 'description': 'no finished run to retry from'},
+              responses={**CONTROL_ERRORS, **BODY_ERRORS,
+                         409: {'model': Problem, 'description': 'no finished run to retry from'},
                          422: {'model': Problem, 'description': 'a task asked for did not fail, or no task matches'}})
     async def retry(body: Annotated[RetryBody | None, Body()] = None) -> dict[str, Any]:
         """Run failed tasks of the finished run again, in place, as their next attempt: all of them, those with
@@ -236,6 +241,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
         problems = []
         for item in error.errors():
+            if item.get('type') == 'json_invalid':  # its `loc` is a character offset, not a field
+                reason = (item.get('ctx') or {}).get('error')
+                problems.append('body: not valid JSON' + (f' ({reason})' if reason else ''))
+                continue
             where = '.'.join(str(part) for part in item.get('loc', ()) if part != 'body') or 'body'
             problems.append(f'{where}: {item.get("msg", "invalid")}')
         return JSONResponse({'detail': '; '.join(problems) or 'invalid request'}, status_code=422)

@@ -14,6 +14,7 @@ from .api import install_api, install_error_handlers
 from .driver import Driver
 from .history_api import install_history_api
 from .recorder import Recorder
+from .security import install_security
 from .settings import Settings
 from .simulator import Simulator
 from .store import Store
@@ -26,14 +27,14 @@ API_DOCS = {
     'version': '0.1.0',
     'description': (
         'The seed\'s contract, served beside the board: `POST /start`, `POST /reset` and the WebSocket `/ws`, '
-        'plus `GET /status` and `POST /cancel`.\n\n'
+        'plus `GET /status`, `POST /cancel`, `POST /retry`, `POST /resume` and the run history.\n\n'
         '**WebSocket `/ws`** (not listed below: OpenAPI does not describe WebSockets) sends a JSON frame at once '
         'on connect and then every 0.5 s: `{"total", "completed", "failed", "individual": {"0": {"status", '
         '"progress", "error"?}, ...}}`. With `/ws?mode=changes` every frame after the first holds only the tasks '
         'that changed since the frame before, plus the counters and `"mode": "changes"`: finished and pending '
         'tasks in `individual`, running ones as runs of consecutive ids in `"running": [[first_id, percent, '
         'percent, ...], ...]`.\n\n'
-        'When the server runs with a control token, `/start`, `/reset` and `/cancel` need '
+        'When the server runs with a control token, `/start`, `/reset`, `/cancel`, `/resume` and `/retry` need '
         '`Authorization: Bearer <token>`.'
     ),
 }
@@ -59,6 +60,7 @@ def build(settings: Settings, *, sim: Simulator | None = None,
     install_history_api(app, recorder)
     install_error_handlers(app)
     _answer_unknown_paths_with_404()
+    install_security(app)  # before CORS, which then wraps it: an allowed origin can read a 413 too
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                        allow_methods=['GET', 'POST'], allow_headers=['Authorization', 'Content-Type'])
     if drive:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, HTTPException, Path, Query
 from fastapi.responses import JSONResponse, Response
 
+from .api import Problem
 from .recorder import Recorder
 from .simulator import Task
 from .store import RunRow
@@ -16,6 +17,8 @@ from .store import RunRow
 EXPORT_COLUMNS = ('id', 'status', 'progress', 'duration_s', 'started_at', 'finished_at', 'error', 'attempt',
                   'earlier_errors')
 RunId = Annotated[int, Path(ge=1, le=2**62, description='the run number')]
+BAD_VALUE = {422: {'model': Problem, 'description': 'a parameter is not a number or out of range'}}
+NO_RUN = {404: {'model': Problem, 'description': 'no such run in the history'}, **BAD_VALUE}
 
 
 def install_history_api(app: FastAPI, recorder: Recorder | None) -> None:
@@ -27,20 +30,20 @@ def install_history_api(app: FastAPI, recorder: Recorder | None) -> None:
             raise HTTPException(404, f'No run {run_id} in the history (it keeps the last {recorder.store.keep_runs}).')
         return row, await recorder.call(recorder.store.tasks, run_id)
 
-    @app.get('/runs', tags=['history'])
+    @app.get('/runs', tags=['history'], responses=BAD_VALUE)
     async def runs(limit: Annotated[int, Query(ge=1, le=100_000)] = 100) -> list[dict[str, Any]]:
         """Past runs, newest first: when, settings, counts, success rate, duration."""
         if recorder is None:
             return []
         return [row.as_dict() for row in await recorder.call(recorder.store.runs, limit)]
 
-    @app.get('/runs/{run_id}', tags=['history'])
+    @app.get('/runs/{run_id}', tags=['history'], responses=NO_RUN)
     async def run(run_id: RunId) -> dict[str, Any]:
         """One run with every task."""
         row, tasks = await find(run_id)
         return {**row.as_dict(), 'tasks': [export_row(row, task) for task in tasks]}
 
-    @app.get('/runs/{run_id}/export.json', tags=['history'])
+    @app.get('/runs/{run_id}/export.json', tags=['history'], responses=NO_RUN)
     async def export_json(run_id: RunId) -> JSONResponse:
         """One run with every task, as a file to download."""
         row, tasks = await find(run_id)
@@ -48,7 +51,7 @@ def install_history_api(app: FastAPI, recorder: Recorder | None) -> None:
         return JSONResponse(body, headers=_attachment(f'taskdemo-run-{run_id}.json'))
 
     @app.get('/runs/{run_id}/export.csv', tags=['history'], response_class=Response,
-             responses={200: {'content': {'text/csv': {}}, 'description': 'one row per task'}})
+             responses={200: {'content': {'text/csv': {}}, 'description': 'one row per task'}, **NO_RUN})
     async def export_csv(run_id: RunId) -> Response:
         """Every task of a run as CSV: id, status, progress, duration, started and finished times, error, attempt
         and the errors of its earlier attempts."""
