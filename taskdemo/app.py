@@ -52,6 +52,7 @@ def build(settings: Settings, *, sim: Simulator | None = None,
     recorder = None
     if settings.data_dir is not None:
         recorder = Recorder(sim, Store(settings.data_dir, keep_runs=settings.keep_runs))
+        sim.number_runs_after(recorder.store.newest_run_id())
         if (last := recorder.store.last_run()) is not None:
             sim.restore(*last)
         app.on_startup(lambda: background_tasks.create(recorder.run(), name='taskdemo recorder'))

@@ -38,7 +38,10 @@ class Recorder:
         self._run_dirty = False
         self._whole_run = False
         self._last_progress_flush = clock()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # rows a write could not store (disk full, database locked): kept, newest per row, and written first next
+        # time; touched only on the writer thread
+        self._unwritten_runs: dict[int, tuple] = {}
+        self._unwritten_tasks: dict[tuple[int, int], tuple] = {}
         sim.changed.subscribe(self._on_change, unsubscribe_on_delete=False)
 
     def _on_change(self, change: Change) -> None:
@@ -47,7 +50,9 @@ class Recorder:
             self._progress.clear()
             self._whole_run = self.sim.run is not None  # a new run: every task goes with the next batch
             self._run_dirty = self._whole_run
-            if self.sim.run is not None:
+            if self.sim.run is None:  # a reset: after a restart, too, the board is idle
+                self._executor.submit(self._quietly, self.store.mark_reset)
+            else:
                 try:
                     self.store.record_start(self._run_row())
                 except sqlite3.Error as error:
@@ -56,6 +61,11 @@ class Recorder:
         self._urgent |= change.transitions
         self._progress |= change.tasks - change.transitions
         self._run_dirty = self._run_dirty or change.run
+        if change.run and self.sim.run is not None and self.sim.run.finished:
+            # a run just ended: take its last rows now, before a reset or a new run can replace it
+            batch = self._collect(include_progress=True)
+            if batch is not None:
+                self._executor.submit(self._write, *batch)
 
     async def run(self) -> None:
         """Flush while the app runs (started once, at app start-up)."""
@@ -64,7 +74,6 @@ class Recorder:
             await self.flush(include_progress=self._clock() - self._last_progress_flush >= PROGRESS_S)
 
     async def flush(self, *, include_progress: bool = True) -> None:
-        self._loop = asyncio.get_running_loop()
         batch = self._collect(include_progress)
         if batch is not None:
             await self.call(self._write, *batch)
@@ -83,7 +92,7 @@ class Recorder:
         self._executor.shutdown(wait=True)
         self.store.close()
 
-    def _collect(self, include_progress: bool) -> tuple[list[tuple], list[tuple], set[int], set[int]] | None:
+    def _collect(self, include_progress: bool) -> tuple[list[tuple], list[tuple]] | None:
         """The rows to write, read off the simulator now (on the event loop), so the writer sees one moment."""
         run = self.sim.run
         if run is None:
@@ -97,14 +106,13 @@ class Recorder:
             ids = self._urgent | (self._progress if include_progress else set())
         if not ids and not self._run_dirty and not (include_progress and self.sim.active):
             return None  # nothing new (a running run's row is rewritten with progress, for its elapsed time)
-        urgent, progress = self._urgent, self._progress if include_progress else set()
         self._urgent = set()
         if include_progress:
             self._progress = set()
         self._run_dirty = False
         runs = [self._run_row()]
         tasks = [task_row(run.id, self.sim.tasks[i]) for i in sorted(ids)]
-        return runs, tasks, urgent, progress
+        return runs, tasks
 
     def _run_row(self) -> tuple:
         run, counts = self.sim.run, self.sim.counts
@@ -112,19 +120,31 @@ class Recorder:
         return (run.id, run.started_at, json.dumps(run.settings.as_dict()), run.seed, run.state.value,
                 run.elapsed_s, run.finished_s, len(self.sim.tasks), counts.completed, counts.failed, counts.cancelled)
 
-    def _write(self, runs: list[tuple], tasks: list[tuple], urgent: set[int], progress: set[int]) -> None:
+    def _quietly(self, write: Callable[[], None]) -> None:
         try:
-            self.store.write(runs, tasks)
-            self.writes += 1
-            if runs[0][4] != 'running':
-                self.store.prune()
+            write()
+        except sqlite3.Error as error:
+            log.warning('could not write to %s (%s)', self.store.path, error)
+
+    def _write(self, runs: list[tuple], tasks: list[tuple]) -> None:
+        """On the writer thread: store the rows, after any that an earlier write could not store."""
+        self._unwritten_runs.update((row[0], row) for row in runs)
+        self._unwritten_tasks.update(((row[0], row[1]), row) for row in tasks)
+        failing = self.failed_writes > 0
+        try:
+            self.store.write(list(self._unwritten_runs.values()), list(self._unwritten_tasks.values()))
         except sqlite3.Error as error:
             self.failed_writes += 1
-            log.error('could not write to %s (%s); will try again', self.store.path, error)
-            if self._loop is not None:  # the dirty sets belong to the event loop: give the ids back there
-                self._loop.call_soon_threadsafe(self._retry, urgent, progress)
-
-    def _retry(self, urgent: set[int], progress: set[int]) -> None:
-        self._urgent |= urgent
-        self._progress |= progress
-        self._run_dirty = True
+            if not failing:  # one line when writing starts to fail, one when it works again: not one per batch
+                log.error('could not write to %s (%s); keeping the rows in memory and trying again every %.2f s',
+                          self.store.path, error, URGENT_S)
+            return
+        if failing:
+            log.warning('writing to %s works again: %d task rows caught up after %d failed writes',
+                        self.store.path, len(self._unwritten_tasks), self.failed_writes)
+            self.failed_writes = 0
+        self.writes += 1
+        self._unwritten_runs.clear()
+        self._unwritten_tasks.clear()
+        if runs[0][4] != 'running':
+            self.store.prune()

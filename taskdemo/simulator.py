@@ -159,8 +159,12 @@ class Simulator:
             setattr(self.counts, COUNT_FIELD[task.status], getattr(self.counts, COUNT_FIELD[task.status]) + 1)
         self._due.clear()
         self._waiting = deque(task.id for task in tasks if task.status == TaskStatus.PENDING)
-        self._runs_started = max(self._runs_started, run.id)
+        self.number_runs_after(run.id)
         self._emit(structure=True)
+
+    def number_runs_after(self, run_id: int) -> None:
+        """Runs up to `run_id` exist already (in the history): the next run started gets a higher number."""
+        self._runs_started = max(self._runs_started, run_id)
 
     def interrupt(self) -> bool:
         """The app is stopping: running tasks become interrupted, to be resumed later. False if nothing ran."""

@@ -142,8 +142,15 @@ class Store:
         small row, so that a run exists on disk before it makes any progress. Its tasks follow with the next
         batch; until then the seed alone can plan them again (see last_run)."""
         if self._start_db is None:
-            self._start_db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=2)
+            # timeout 0: this runs on the event loop, and must never wait for a lock; the next batch writes the row
+            self._start_db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=0)
         self._start_db.execute(RUN_UPSERT, run)
+
+    def mark_reset(self) -> None:
+        """The board was reset after the newest run: a restart then shows an idle board, not that run."""
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('reset_after_run', "
+                             "(SELECT COALESCE(MAX(id), 0) FROM runs))")
 
     def prune(self) -> int:
         """Drop the oldest runs beyond `keep_runs`; returns how many went."""
@@ -170,11 +177,17 @@ class Store:
                      finished_s=r[6], error=r[7], attempt=r[8],
                      earlier=[Attempt(**attempt) for attempt in json.loads(r[9])] if r[9] else []) for r in rows]
 
+    def newest_run_id(self) -> int:
+        """The number of the newest run on disk (0 when there is none): new runs are numbered after it."""
+        return self._db.execute('SELECT COALESCE(MAX(id), 0) FROM runs').fetchone()[0]
+
     def last_run(self) -> tuple[Run, list[Task]] | None:
         """The newest run as the simulator knows runs. A run stored as running did not end cleanly (a crash, a
-        kill): it comes back interrupted, and so do its running tasks, with the progress last written."""
+        kill): it comes back interrupted, and so do its running tasks, with the progress last written. None when
+        there is no run, or the board was reset after the newest one."""
         rows = self.runs(limit=1)
-        if not rows:
+        reset = self._db.execute("SELECT value FROM meta WHERE key = 'reset_after_run'").fetchone()
+        if not rows or (reset is not None and int(reset[0]) >= rows[0].id):
             return None
         row = rows[0]
         settings = RunSettings(**row.settings)

@@ -145,14 +145,32 @@ async def test_a_failed_write_is_retried_and_loses_nothing(sim: Simulator, tmp_p
     blocker = sqlite3.connect(tmp_path / FILE_NAME, timeout=0)
     blocker.execute('BEGIN EXCLUSIVE')  # another process holds the database
     recorder.store._db.execute('PRAGMA busy_timeout = 0')
-    sim.step(60)
+    sim.step(50)
     await recorder.flush()
-    assert recorder.failed_writes == 1 and 'could not write' in caplog.text
+    sim.step(10)  # still running (the slowest task takes 119.5 s)
+    await recorder.flush()
+    assert recorder.failed_writes == 2 and caplog.text.count('could not write') == 1, 'one line per outage'
     blocker.execute('ROLLBACK')
     blocker.close()
-    await recorder.flush()  # the ids came back: this writes them
+    await recorder.flush()  # the rows kept in memory go first
     assert states(await recorder.call(recorder.store.tasks, 1)) == states(sim.tasks)
+    assert recorder.failed_writes == 0 and 'works again' in caplog.text
     recorder.close()
+
+
+async def test_a_run_reset_right_after_it_ended_is_stored_as_it_ended(sim: Simulator, tmp_path: Path):
+    recorder = Recorder(sim, Store(tmp_path))
+    sim.start()
+    await recorder.flush()
+    finish(sim)
+    ended = states(sim.tasks)
+    sim.reset()  # before the recorder's next flush
+    sim.start()
+    await recorder.flush()
+    first = await recorder.call(recorder.store.run, 1)
+    tasks = await recorder.call(recorder.store.tasks, 1)
+    recorder.close()
+    assert first.state == 'completed' and states(tasks) == ended
 
 
 async def test_a_run_cut_off_before_its_first_batch_is_on_disk_and_planned_again_from_its_seed(make_sim, clock,
@@ -216,3 +234,26 @@ def test_a_database_of_schema_1_is_brought_up_to_date_and_keeps_its_runs(tmp_pat
     assert version == str(SCHEMA_VERSION)
     assert (task.status, task.progress, task.error, task.attempt, task.earlier) == (
         TaskStatus.FAILED, 40, 'Simulated failure for task 0', 1, [])
+
+
+async def test_after_a_reset_a_restart_shows_an_idle_board_until_the_next_run(sim: Simulator, tmp_path: Path):
+    recorder = Recorder(sim, Store(tmp_path))
+    sim.start()
+    sim.step(30)
+    sim.reset()
+    await recorder.flush()
+    recorder.close()
+    reopened = Store(tmp_path)
+    assert reopened.last_run() is None and reopened.run(1).state == 'cancelled'
+    assert reopened.newest_run_id() == 1
+    reopened.close()
+    sim = Simulator(sim.settings)  # as after a restart
+    recorder = Recorder(sim, Store(tmp_path))
+    sim.number_runs_after(recorder.store.newest_run_id())
+    sim.start()
+    await recorder.flush()
+    recorder.close()
+    reopened = Store(tmp_path)
+    run, _ = reopened.last_run()
+    reopened.close()
+    assert run.id == 2
