@@ -5,6 +5,7 @@ lost its browser cannot pass by skipping.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -41,14 +42,21 @@ def browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope='package')
-def browser():
+@contextlib.contextmanager
+def launched_chromium() -> Iterator[object]:
+    """Debian's Chromium through Playwright's sync API (skips, or fails in CI, when either is missing)."""
     require(browser_missing())
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope='package')
+def browser():
+    with launched_chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope='package')

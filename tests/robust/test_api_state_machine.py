@@ -44,7 +44,7 @@ from taskdemo.settings import MAX_DURATION_S, MAX_SPEED, MAX_TASKS, RunSettings,
 from taskdemo.simulator import Simulator, TaskStatus
 
 from ..helpers import FakeClock
-from .test_state_machine import DT, expected_retry, run_settings
+from .test_state_machine import DT, expected_retry, run_settings, step_to_the_end
 
 SEQUENCES = 500
 STEPS_PER_SEQUENCE = 30
@@ -343,12 +343,7 @@ class ApiMachine(RuleBasedStateMachine):
         sim = self.sim
         if not sim.active:
             return
-        left = [task for task in sim.tasks if not task.status.finished]
-        dt = max(sum(task.duration * (1 - task.progress / 100) for task in left) / sim.run.settings.speed / 20, 1e-3)
-        for _ in range(20 + len(left) + 2):
-            sim.step(dt)
-            if not sim.active:
-                break
+        step_to_the_end(sim)
         assert self.current()['state'] == 'completed', 'the run is stuck'
         TALLY['completed_runs'] += 1
 

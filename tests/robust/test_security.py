@@ -18,7 +18,7 @@ from taskdemo.security import MAX_BODY_BYTES
 from taskdemo.settings import Settings
 from taskdemo.simulator import RunState, Simulator
 
-from ..e2e.conftest import CHROMIUM, CHROMIUM_ARGS, browser_missing, require
+from ..e2e.conftest import launched_chromium
 from ..helpers import Server, clean_env
 from .test_fuzz import whole_app
 
@@ -55,12 +55,8 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture
 def browser():
     """Per test: Playwright's sync API holds an event loop while open, and this module's in-process tests need one."""
-    require(browser_missing())
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

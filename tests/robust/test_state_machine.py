@@ -172,6 +172,17 @@ def stored(sim: Simulator) -> tuple[Run, list[Task]]:
     return run, tasks
 
 
+def step_to_the_end(sim: Simulator) -> None:
+    """Step an active run for as long as its unfinished tasks would take one after the other, in 20-odd steps:
+    a run still active after that is stuck."""
+    left = [task for task in sim.tasks if not task.status.finished]
+    dt = max(sum(task.duration * (1 - task.progress / 100) for task in left) / sim.run.settings.speed / 20, 1e-3)
+    for _ in range(20 + len(left) + 2):
+        sim.step(dt)
+        if not sim.active:
+            return
+
+
 def expected_retry(tasks: list[tuple[TaskStatus, str | None]], ids: list[int] | None,
                    error: str | None) -> list[int] | None:
     """The ids a retry of a finished run must pick, or None when it must refuse (RetryError / 422)."""
@@ -392,12 +403,7 @@ class SimulatorMachine(RuleBasedStateMachine):
         sim = self.sim
         if not sim.active:
             return
-        left = [task for task in sim.tasks if not task.status.finished]
-        dt = max(sum(task.duration * (1 - task.progress / 100) for task in left) / sim.run.settings.speed / 20, 1e-3)
-        for _ in range(20 + len(left) + 2):
-            sim.step(dt)
-            if not sim.active:
-                break
+        step_to_the_end(sim)
         assert not sim.active, f'the run is stuck: {sim.counts}, {[TaskView.of(t) for t in sim.tasks]}'
         assert sim.state == RunState.COMPLETED
         TALLY['completed_runs'] += 1
