@@ -120,6 +120,10 @@ class Recorder:
         return (run.id, run.started_at, json.dumps(run.settings.as_dict()), run.seed, run.state.value,
                 run.elapsed_s, run.finished_s, len(self.sim.tasks), counts.completed, counts.failed, counts.cancelled)
 
+    def _keep(self, runs: list[tuple], tasks: list[tuple]) -> None:
+        self._unwritten_runs.update((row[0], row) for row in runs)
+        self._unwritten_tasks.update(((row[0], row[1]), row) for row in tasks)
+
     def _quietly(self, write: Callable[[], None]) -> None:
         try:
             write()
@@ -128,12 +132,15 @@ class Recorder:
 
     def _write(self, runs: list[tuple], tasks: list[tuple]) -> None:
         """On the writer thread: store the rows, after any that an earlier write could not store."""
-        self._unwritten_runs.update((row[0], row) for row in runs)
-        self._unwritten_tasks.update(((row[0], row[1]), row) for row in tasks)
         failing = self.failed_writes > 0
+        if failing:  # rows are waiting: these go on top of them, newest per row (the usual path skips the merge)
+            self._keep(runs, tasks)
+            runs, tasks = list(self._unwritten_runs.values()), list(self._unwritten_tasks.values())
         try:
-            self.store.write(list(self._unwritten_runs.values()), list(self._unwritten_tasks.values()))
+            self.store.write(runs, tasks)
         except sqlite3.Error as error:
+            if not failing:
+                self._keep(runs, tasks)
             self.failed_writes += 1
             if not failing:  # one line when writing starts to fail, one when it works again: not one per batch
                 log.error('could not write to %s (%s); keeping the rows in memory and trying again every %.2f s',
@@ -141,10 +148,10 @@ class Recorder:
             return
         if failing:
             log.warning('writing to %s works again: %d task rows caught up after %d failed writes',
-                        self.store.path, len(self._unwritten_tasks), self.failed_writes)
+                        self.store.path, len(tasks), self.failed_writes)
             self.failed_writes = 0
+            self._unwritten_runs.clear()
+            self._unwritten_tasks.clear()
         self.writes += 1
-        self._unwritten_runs.clear()
-        self._unwritten_tasks.clear()
         if runs[0][4] != 'running':
             self.store.prune()

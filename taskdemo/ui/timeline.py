@@ -66,14 +66,13 @@ class Timeline:
     def __init__(self, sim: Simulator) -> None:
         self._sim = sim
         self._drawn_version = -1
-        self._drawn_total = sim.total
+        self._drawn_total = 0
         with ui.expansion('Timeline', icon='view_timeline', on_value_change=lambda _: self.refresh()) \
                 .classes('w-full').props('dense header-class="text-base font-semibold"').mark('timeline-panel') \
                 as self.panel:
             ui.label('One row per task, one bar per attempt, from its start to its end (or now); seconds since the '
                      'run started. Scroll or drag the slider on the right to zoom.').classes('text-sm')
-            self.chart = ui.echart(self._options(), renderer='canvas').classes('timeline-chart w-full h-96') \
-                .mark('timeline')
+        self.chart: ui.echart | None = None  # made when the panel first opens: ECharts is not loaded before
         self._timer = ui.timer(refresh_interval_s(sim.total), self.refresh)
 
     def refresh(self) -> None:
@@ -88,6 +87,12 @@ class Timeline:
             return
         self._drawn_version = sim.version
         bars = timeline_bars(sim)
+        if self.chart is None:
+            self._drawn_total = sim.total
+            with self.panel:
+                self.chart = ui.echart(self._options(bars), renderer='canvas') \
+                    .classes('timeline-chart w-full h-96').mark('timeline')
+            return
         patch: dict[str, Any] = {'series': [{'id': key, 'data': bars[key]} for key, _, _ in SERIES],
                                  'yAxis': {'max': max(0, sim.total - 0.5)}}
         if sim.total != self._drawn_total:
@@ -98,7 +103,7 @@ class Timeline:
         self.chart.options['yAxis'].update(patch['yAxis'])
         self.chart.run_chart_method('setOption', patch)
 
-    def _options(self) -> dict[str, Any]:
+    def _options(self, bars: dict[str, list[list[float]]]) -> dict[str, Any]:
         window = zoom_window(self._sim.total)
         return {
             'animation': False,
@@ -113,7 +118,7 @@ class Timeline:
             'dataZoom': [{'type': 'slider', 'yAxisIndex': 0, 'right': 8, 'width': 16, 'filterMode': 'none', **window},
                          {'type': 'inside', 'yAxisIndex': 0, 'filterMode': 'none', **window}],
             'series': [{'type': 'custom', 'name': name, 'id': key, ':renderItem': RENDER_BAR, 'clip': True,
-                        'itemStyle': {'color': color}, 'encode': {'x': [1, 2], 'y': 0}, 'data': []}
+                        'itemStyle': {'color': color}, 'encode': {'x': [1, 2], 'y': 0}, 'data': bars[key]}
                        for key, name, color in SERIES],
         }
 

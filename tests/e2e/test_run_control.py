@@ -14,7 +14,9 @@ RUN_TIMEOUT_MS = 30_000
 LINK = '/?tasks=100&concurrency=10&failure_rate=0.3&seed=3'  # at speed 120: tasks of 0.25-1 s, ten at a time
 
 BARS = '''() => {
-  const chart = getElement(document.querySelector('.timeline-chart').id.slice(1)).chart;
+  const element = document.querySelector('.timeline-chart');
+  const chart = element && getElement(element.id.slice(1)).chart;
+  if (!chart) return {bars: -1, tasks: 0, earlier: 0};  // made when the panel first opens
   const series = chart.getOption().series;
   const tasks = new Set(series.flatMap((s) => s.data.map((bar) => bar[0])));
   return {bars: series.reduce((n, s) => n + s.data.length, 0), tasks: tasks.size,
