@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -35,7 +33,6 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
 from taskdemo.api import install_api, install_error_handlers
@@ -44,7 +41,7 @@ from taskdemo.settings import MAX_DURATION_S, MAX_SPEED, MAX_TASKS, RunSettings,
 from taskdemo.simulator import Simulator, TaskStatus
 
 from ..helpers import FakeClock
-from .test_state_machine import DT, expected_retry, run_settings, step_to_the_end
+from .test_state_machine import DT, expected_retry, run_counted, run_settings, step_to_the_end
 
 SEQUENCES = 500
 STEPS_PER_SEQUENCE = 30
@@ -434,13 +431,5 @@ class ApiMachine(RuleBasedStateMachine):
 
 
 def test_random_request_sequences_keep_every_invariant_of_the_api(figures) -> None:
-    for name in TALLY:
-        TALLY[name] = 0
-    began = time.perf_counter()
-    run_state_machine_as_test(ApiMachine, settings=hypothesis_settings(
-        max_examples=SEQUENCES, stateful_step_count=STEPS_PER_SEQUENCE, deadline=None))
-    seconds = time.perf_counter() - began
-    figures(**TALLY, seconds=round(seconds, 1))
-    assert TALLY['sequences'] >= SEQUENCES
-    for what in ('status_2xx', 'status_4xx', 'started', 'retried', 'resumed', 'completed_runs'):
-        assert TALLY[what] > 0, f'no sequence ever had {what}'
+    run_counted(ApiMachine, TALLY, figures, sequences=SEQUENCES, steps=STEPS_PER_SEQUENCE, must_happen=(
+        'status_2xx', 'status_4xx', 'started', 'retried', 'resumed', 'completed_runs'))

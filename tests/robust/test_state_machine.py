@@ -569,14 +569,20 @@ class SimulatorMachine(RuleBasedStateMachine):
         assert since is not None and shown <= since
 
 
-def test_random_sequences_keep_every_invariant_of_the_simulator(figures) -> None:
-    for name in TALLY:
-        TALLY[name] = 0
+def run_counted(machine: type, tally: dict[str, int], figures, *, sequences: int, steps: int,
+                must_happen: tuple[str, ...]) -> None:
+    """Run a state machine `sequences` times, record its tally, and check every kind of step really happened."""
+    for name in tally:
+        tally[name] = 0
     began = time.perf_counter()
-    run_state_machine_as_test(SimulatorMachine, settings=hypothesis_settings(
-        max_examples=SEQUENCES, stateful_step_count=STEPS_PER_SEQUENCE, deadline=None))
-    seconds = time.perf_counter() - began
-    figures(**TALLY, seconds=round(seconds, 1))
-    assert TALLY['sequences'] >= SEQUENCES
-    for what in ('started', 'refused', 'retried', 'interrupted', 'resumed', 'restarts', 'restored', 'completed_runs'):
-        assert TALLY[what] > 0, f'no sequence ever {what}'
+    run_state_machine_as_test(machine, settings=hypothesis_settings(
+        max_examples=sequences, stateful_step_count=steps, deadline=None))
+    figures(**tally, seconds=round(time.perf_counter() - began, 1))
+    assert tally['sequences'] >= sequences
+    for what in must_happen:
+        assert tally[what] > 0, f'no sequence ever had {what}'
+
+
+def test_random_sequences_keep_every_invariant_of_the_simulator(figures) -> None:
+    run_counted(SimulatorMachine, TALLY, figures, sequences=SEQUENCES, steps=STEPS_PER_SEQUENCE, must_happen=(
+        'started', 'refused', 'retried', 'interrupted', 'resumed', 'restarts', 'restored', 'completed_runs'))
