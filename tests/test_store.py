@@ -257,3 +257,18 @@ async def test_after_a_reset_a_restart_shows_an_idle_board_until_the_next_run(si
     run, _ = reopened.last_run()
     reopened.close()
     assert run.id == 2
+
+
+async def test_a_percent_alone_is_written_as_the_percent_alone(make_sim, tmp_path: Path):
+    sim = make_sim(tasks=20, failure_rate=0, seed=5)
+    recorder = Recorder(sim, Store(tmp_path))
+    sim.start()
+    await recorder.flush()  # a new run: whole rows
+    sim.step(10)
+    batch = recorder._collect(include_progress=True)
+    _, whole, percents = batch
+    assert percents and {row[1] for row in whole}.isdisjoint(row[1] for row in percents)
+    assert all(sim.tasks[task_id].status == TaskStatus.RUNNING for _, task_id, _ in percents)
+    await recorder.call(recorder._write, *batch)
+    assert states(await recorder.call(recorder.store.tasks, 1)) == states(sim.tasks)
+    recorder.close()
