@@ -152,10 +152,9 @@ class Recorder:
         try:
             self.store.write(runs, tasks, percents)
         except sqlite3.Error as error:
-            if not failing:
-                self._keep(runs, tasks, percents)
             self.failed_writes += 1
             if not failing:  # one line when writing starts to fail, one when it works again: not one per batch
+                self._keep(runs, tasks, percents)
                 log.error('could not write to %s (%s); keeping the rows in memory and trying again every %.2f s',
                           self.store.path, error, URGENT_S)
             return

@@ -69,10 +69,6 @@ class TaskDetails:
                 .classes('w-full').mark('details-history')
         self._dialog.on('hide', self._forget)
 
-    @property
-    def is_open(self) -> bool:
-        return self.task_id is not None
-
     def open(self, task_id: int) -> None:
         self.task_id = task_id
         self.update()
