@@ -44,7 +44,11 @@ class Task:
     finished_s: float | None = None
     error: str | None = None
     attempt: int = 1  # 1 for the first run of the task; each retry adds one
-    earlier: list[Attempt] = field(default_factory=list)  # the attempts before this one, oldest first
+    # the attempts before this one, oldest first: the last MAX_EARLIER of them (the store keeps every one)
+    earlier: list[Attempt] = field(default_factory=list)
+
+
+MAX_EARLIER = 10  # earlier attempts a task keeps in the live state, which every snapshot carries
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,10 @@
 Changes are collected as they happen and written in batches by one writer thread: status changes (a task
 finished, failed, was cancelled) and run changes every 0.25 s, so they are on disk within 0.5 s; percent changes
 of running tasks every 1.5 s. A 10,000-task run at speed 1 thus costs about 4 transactions a second, not 15,000.
+
+Every write goes through that one thread, in the order the simulator made the changes: a new run's first row, a
+reset (which names the run it came after), the batches. Nothing writes SQLite on the event loop, and the writer
+survives any error: a batch that cannot be written is kept (newest row per task) and goes first next time.
 """
 from __future__ import annotations
 
@@ -12,11 +16,11 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from .simulator import Change, Simulator
-from .store import Store, task_row
+from .store import Batch, Store, attempt_rows, task_row
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +42,7 @@ class Recorder:
         self._run_dirty = False
         self._whole_run = False
         self._last_progress_flush = clock()
-        # rows a write could not store (disk full, database locked): kept, newest per row, and written first next
-        # time; touched only on the writer thread
-        self._unwritten_runs: dict[int, tuple] = {}
-        self._unwritten_tasks: dict[tuple[int, int], tuple] = {}
-        self._unwritten_percents: dict[tuple[int, int], tuple] = {}
+        self._unwritten = Unwritten()  # rows a write could not store; touched only on the writer thread
         sim.changed.subscribe(self._on_change, unsubscribe_on_delete=False)
 
     def _on_change(self, change: Change) -> None:
@@ -50,14 +50,11 @@ class Recorder:
             self._urgent.clear()
             self._progress.clear()
             self._whole_run = self.sim.run is not None  # a new run: every task goes with the next batch
-            self._run_dirty = self._whole_run
+            self._run_dirty = False
             if self.sim.run is None:  # a reset: after a restart, too, the board is idle
-                self._executor.submit(self._quietly, self.store.mark_reset)
-            else:
-                try:
-                    self.store.record_start(self._run_row())
-                except sqlite3.Error as error:
-                    log.error('could not write the new run to %s (%s); the next batch will', self.store.path, error)
+                self._submit(Batch(reset_after=self.sim.newest_run_id))
+            else:  # a new run's row (settings, seed) goes at once, so that it exists before it makes progress
+                self._submit(Batch(runs=[self._run_row()]))
             return
         self._urgent |= change.transitions
         self._progress |= change.tasks - change.transitions
@@ -66,24 +63,31 @@ class Recorder:
             # a run just ended: take its last rows now, before a reset or a new run can replace it
             batch = self._collect(include_progress=True)
             if batch is not None:
-                self._executor.submit(self._write, *batch)
+                self._submit(batch)
 
     async def run(self) -> None:
         """Flush while the app runs (started once, at app start-up)."""
         while True:
             await asyncio.sleep(URGENT_S)
-            await self.flush(include_progress=self._clock() - self._last_progress_flush >= PROGRESS_S)
+            try:
+                await self.flush(include_progress=self._clock() - self._last_progress_flush >= PROGRESS_S)
+            except Exception:  # never seen; but if it happens, the next flush must still come
+                log.exception('the recorder could not collect a batch; it goes on')
 
     async def flush(self, *, include_progress: bool = True) -> None:
         batch = self._collect(include_progress)
         if batch is not None:
-            await self.call(self._write, *batch)
+            await self.call(self._write, batch)
 
     def flush_now(self) -> None:
         """Write everything at once, from the calling thread: for shutdown."""
         batch = self._collect(include_progress=True)
         if batch is not None:
-            self._executor.submit(self._write, *batch).result()
+            self._submit(batch).result()
+
+    async def written(self) -> None:
+        """Wait until every write queued so far is done."""
+        await self.call(lambda: None)
 
     async def call(self, function: Callable[..., T], *args: object) -> T:
         """Run a store method on the writer thread (reads too: they then see every write before them)."""
@@ -93,7 +97,14 @@ class Recorder:
         self._executor.shutdown(wait=True)
         self.store.close()
 
-    def _collect(self, include_progress: bool) -> tuple[list[tuple], list[tuple], list[tuple]] | None:
+    def _submit(self, batch: Batch) -> Future:
+        """Queue a batch behind every earlier write. `_write` catches what it can; anything else is logged here,
+        not lost with a future nobody reads."""
+        future = self._executor.submit(self._write, batch)
+        future.add_done_callback(_log_failure)
+        return future
+
+    def _collect(self, include_progress: bool) -> Batch | None:
         """The rows to write, read off the simulator now (on the event loop), so the writer sees one moment."""
         run = self.sim.run
         if run is None:
@@ -113,8 +124,9 @@ class Recorder:
             self._progress = set()
         self._run_dirty = False
         tasks = self.sim.tasks
-        return ([self._run_row()], [task_row(run.id, tasks[i]) for i in sorted(whole)],
-                [(run.id, i, tasks[i].progress) for i in sorted(percent_only)])
+        return Batch(runs=[self._run_row()], tasks=[task_row(run.id, tasks[i]) for i in sorted(whole)],
+                     percents=[(run.id, i, tasks[i].progress) for i in sorted(percent_only)],
+                     attempts=[row for i in sorted(whole) for row in attempt_rows(run.id, tasks[i])])
 
     def _run_row(self) -> tuple:
         run, counts = self.sim.run, self.sim.counts
@@ -122,49 +134,67 @@ class Recorder:
         return (run.id, run.started_at, json.dumps(run.settings.as_dict()), run.seed, run.state.value,
                 run.elapsed_s, run.finished_s, len(self.sim.tasks), counts.completed, counts.failed, counts.cancelled)
 
-    def _keep(self, runs: list[tuple], tasks: list[tuple], percents: list[tuple]) -> None:
-        """Keep rows that could not be written, newest per row: a whole row replaces a kept percent, and a percent
-        updates a kept whole row (a task's first row is always whole, so an orphan percent has a stored row)."""
-        self._unwritten_runs.update((row[0], row) for row in runs)
-        for row in tasks:
-            self._unwritten_tasks[row[0], row[1]] = row
-            self._unwritten_percents.pop((row[0], row[1]), None)
-        for run_id, task_id, progress in percents:
-            whole = self._unwritten_tasks.get((run_id, task_id))
-            if whole is not None:
-                self._unwritten_tasks[run_id, task_id] = (*whole[:3], progress, *whole[4:])
-            else:
-                self._unwritten_percents[run_id, task_id] = (run_id, task_id, progress)
-
-    def _quietly(self, write: Callable[[], None]) -> None:
-        try:
-            write()
-        except sqlite3.Error as error:
-            log.warning('could not write to %s (%s)', self.store.path, error)
-
-    def _write(self, runs: list[tuple], tasks: list[tuple], percents: list[tuple]) -> None:
+    def _write(self, batch: Batch) -> None:
         """On the writer thread: store the rows, after any that an earlier write could not store."""
         failing = self.failed_writes > 0
         if failing:  # rows are waiting: these go on top of them, newest per row (the usual path skips the merge)
-            self._keep(runs, tasks, percents)
-            runs, tasks = list(self._unwritten_runs.values()), list(self._unwritten_tasks.values())
-            percents = list(self._unwritten_percents.values())
+            self._unwritten.keep(batch)
+            batch = self._unwritten.batch()
         try:
-            self.store.write(runs, tasks, percents)
+            self.store.write(batch)
         except sqlite3.Error as error:
             self.failed_writes += 1
             if not failing:  # one line when writing starts to fail, one when it works again: not one per batch
-                self._keep(runs, tasks, percents)
+                self._unwritten.keep(batch)
                 log.error('could not write to %s (%s); keeping the rows in memory and trying again every %.2f s',
                           self.store.path, error, URGENT_S)
             return
         if failing:
             log.warning('writing to %s works again: %d task rows caught up after %d failed writes',
-                        self.store.path, len(tasks) + len(percents), self.failed_writes)
+                        self.store.path, len(batch.tasks) + len(batch.percents), self.failed_writes)
             self.failed_writes = 0
-            self._unwritten_runs.clear()
-            self._unwritten_tasks.clear()
-            self._unwritten_percents.clear()
+            self._unwritten = Unwritten()
         self.writes += 1
-        if runs[0][4] != 'running':
-            self.store.prune()
+        if batch.runs and batch.runs[-1][4] != 'running':
+            try:
+                self.store.prune()
+            except sqlite3.Error as error:  # the history is a little longer until the next run ends: no harm
+                log.warning('could not drop old runs from %s (%s); trying again when the next run ends',
+                            self.store.path, error)
+
+
+class Unwritten:
+    """Rows a write could not store, newest per row: a whole task row replaces a kept percent, and a percent
+    updates a kept whole row (a task's first row is always whole, so an orphan percent has a stored row)."""
+
+    def __init__(self) -> None:
+        self.runs: dict[int, tuple] = {}
+        self.tasks: dict[tuple[int, int], tuple] = {}
+        self.percents: dict[tuple[int, int], tuple] = {}
+        self.attempts: dict[tuple[int, int, int], tuple] = {}
+        self.reset_after: int | None = None
+
+    def keep(self, batch: Batch) -> None:
+        self.runs.update((row[0], row) for row in batch.runs)
+        for row in batch.tasks:
+            self.tasks[row[0], row[1]] = row
+            self.percents.pop((row[0], row[1]), None)
+        for run_id, task_id, progress in batch.percents:
+            whole = self.tasks.get((run_id, task_id))
+            if whole is not None:
+                self.tasks[run_id, task_id] = (*whole[:3], progress, *whole[4:])
+            else:
+                self.percents[run_id, task_id] = (run_id, task_id, progress)
+        self.attempts.update((row[:3], row) for row in batch.attempts)
+        if batch.reset_after is not None:
+            self.reset_after = max(self.reset_after or 0, batch.reset_after)
+
+    def batch(self) -> Batch:
+        return Batch(runs=list(self.runs.values()), tasks=list(self.tasks.values()),
+                     percents=list(self.percents.values()), attempts=list(self.attempts.values()),
+                     reset_after=self.reset_after)
+
+
+def _log_failure(future: Future) -> None:
+    if not future.cancelled() and (error := future.exception()) is not None:
+        log.error('a write to the store failed: %r', error, exc_info=error)

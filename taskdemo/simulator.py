@@ -21,6 +21,7 @@ from nicegui import Event
 
 from .model import (
     COUNT_FIELD,
+    MAX_EARLIER,
     Attempt,
     Change,
     Counts,
@@ -90,6 +91,11 @@ class Simulator:
     def percent(self) -> float:
         """Finished tasks (completed, failed or cancelled) over all tasks, 0-100."""
         return 100.0 * self.counts.finished / self.total if self.tasks else 0.0
+
+    @property
+    def newest_run_id(self) -> int:
+        """The number of the newest run this simulator has started or restored (or been told of); 0 for none."""
+        return self._runs_started
 
     def changes_since(self, version: int) -> set[int] | None:
         """Ids of the tasks changed after `version`; None when that is too long ago or the structure changed."""
@@ -242,6 +248,7 @@ class Simulator:
             task = self.tasks[task_id]
             task.earlier.append(Attempt(number=task.attempt, duration=task.duration, progress=task.progress,
                                         started_s=task.started_s, finished_s=task.finished_s, error=task.error))
+            del task.earlier[:-MAX_EARLIER]  # the live state keeps the last few; the store keeps them all
             task.attempt += 1
             plan_retry(task, run.settings, run.seed)
             self._count(task, TaskStatus.PENDING)

@@ -1,69 +1,62 @@
 """Runs on disk: SQLite from the standard library, in WAL mode, in one file in the data folder.
 
-Every method here blocks; the app calls them from one writer thread (see recorder.py), never from the event
-loop. A database file that cannot be read is moved aside with a warning and a fresh one is made.
+Every method here blocks; the app calls them from one writer thread (see recorder.py), never from the event loop
+while it serves. Opening is careful with what is already there:
+- the data folder is locked first (datadir.py), so no other taskdemo uses the same file;
+- only real corruption ("file is not a database", "database disk image is malformed", a failed quick check) moves
+  the database aside, together with its -wal and -shm files, renamed, never deleted; a fresh one is made;
+- a database made by a newer taskdemo is left untouched, and so is one that another program keeps locked past
+  a few seconds: both are a DataDirError, which stops the program with one line.
 """
 from __future__ import annotations
 
 import json
 import logging
 import sqlite3
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .datadir import DataDirError, DataDirLock, check_writable, move_aside
+from .model import MAX_EARLIER
+from .schema import SCHEMA_VERSION, NewerSchema, prepare, stored_version
 from .settings import RunSettings
 from .simulator import Attempt, Run, RunState, Task, TaskStatus, plan_tasks
+
+__all__ = ['Batch', 'DataDirError', 'RunRow', 'Store', 'attempt_rows', 'task_row']
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = 'taskdemo.sqlite3'
-SCHEMA_VERSION = 2  # 2: tasks gained attempt and earlier (retries)
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    started_at REAL NOT NULL,
-    settings TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    elapsed_s REAL NOT NULL DEFAULT 0,
-    finished_s REAL,
-    total INTEGER NOT NULL,
-    completed INTEGER NOT NULL DEFAULT 0,
-    failed INTEGER NOT NULL DEFAULT 0,
-    cancelled INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS tasks (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    id INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    progress INTEGER NOT NULL,
-    duration REAL NOT NULL,
-    fail_at INTEGER,
-    started_s REAL,
-    finished_s REAL,
-    error TEXT,
-    attempt INTEGER NOT NULL DEFAULT 1,
-    earlier TEXT,
-    PRIMARY KEY (run_id, id)
-) WITHOUT ROWID;
-"""
+OPEN_TIMEOUT_S = 5.0  # how long a lock that another program holds on the database is waited for at start
+CORRUPT = {'SQLITE_NOTADB', 'SQLITE_CORRUPT'}  # "file is not a database", "database disk image is malformed"
 RUN_COLUMNS = ('id', 'started_at', 'settings', 'seed', 'state', 'elapsed_s', 'finished_s', 'total', 'completed',
                'failed', 'cancelled')
 # an upsert, not INSERT OR REPLACE: replacing a run row would delete it first, and its tasks with it (cascade)
 RUN_UPSERT = (f'INSERT INTO runs ({", ".join(RUN_COLUMNS)}) VALUES ({", ".join("?" * len(RUN_COLUMNS))}) '
               f'ON CONFLICT(id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in RUN_COLUMNS[1:])}')
-TASK_COLUMNS = ('id', 'status', 'progress', 'duration', 'fail_at', 'started_s', 'finished_s', 'error', 'attempt',
-                'earlier')  # earlier: the attempts before this one, as a JSON list (NULL when there were none)
-MIGRATIONS = {  # schema version -> what brings a database of the version before up to it
-    2: ('ALTER TABLE tasks ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1', 'ALTER TABLE tasks ADD COLUMN earlier TEXT'),
-}
+TASK_COLUMNS = ('id', 'status', 'progress', 'duration', 'fail_at', 'started_s', 'finished_s', 'error', 'attempt')
+ATTEMPT_COLUMNS = ('task_id', 'number', 'duration', 'progress', 'started_s', 'finished_s', 'error')
 
 
-class DataDirError(Exception):
-    """The data folder cannot be used (not writable, not a folder); the message says which and why."""
+class Corrupt(sqlite3.DatabaseError):
+    """SQLite opened the file, but its quick check found damage."""
+
+
+@dataclass
+class Batch:
+    """One transaction's worth of rows, in the order they are written.
+
+    runs: RUN_COLUMNS rows; tasks: run_id + TASK_COLUMNS; percents: (run_id, id, progress) of stored tasks whose
+    percent alone changed; attempts: run_id + ATTEMPT_COLUMNS, each written once (earlier attempts never change);
+    reset_after: the board was reset after this run (a restart then shows an idle board, not that run).
+    """
+
+    runs: list[tuple] = field(default_factory=list)
+    tasks: list[tuple] = field(default_factory=list)
+    percents: list[tuple] = field(default_factory=list)
+    attempts: list[tuple] = field(default_factory=list)
+    reset_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -90,73 +83,87 @@ class RunRow:
 
 
 class Store:
-    def __init__(self, data_dir: Path, *, keep_runs: int = 100) -> None:
+    def __init__(self, data_dir: Path, *, keep_runs: int = 100, open_timeout: float = OPEN_TIMEOUT_S) -> None:
+        """Lock the data folder and open its database; raises DataDirError when either cannot be done."""
         self.path = data_dir / FILE_NAME
         self.keep_runs = keep_runs
-        self._start_db: sqlite3.Connection | None = None
-        _check_writable(data_dir)
+        check_writable(data_dir)
+        self._lock = DataDirLock(data_dir)
+        self._lock.acquire()
         try:
-            self._db = self._open()
-        except sqlite3.DatabaseError as error:
-            aside = self.path.with_name(f'{FILE_NAME}.corrupt-{time.strftime("%Y%m%d-%H%M%S")}')
-            log.warning('the database %s could not be read (%s); moved it aside to %s and started a new one',
-                        self.path, error, aside.name)
-            self.path.rename(aside)
-            for suffix in ('-wal', '-shm'):
-                Path(f'{self.path}{suffix}').unlink(missing_ok=True)
-            self._db = self._open()
+            self._db = self._open_or_start_afresh(open_timeout)
+        except BaseException:
+            self._lock.release()
+            raise
 
-    def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+    def _open_or_start_afresh(self, timeout: float) -> sqlite3.Connection:
+        try:
+            return self._open(timeout)
+        except NewerSchema as newer:
+            raise DataDirError(f'the database {self.path} was made by a newer taskdemo (schema {newer.version}); '
+                               'upgrade, or use another --data-dir') from None
+        except sqlite3.DatabaseError as error:
+            if not _is_corrupt(error):
+                raise DataDirError(_open_problem(self.path, error, timeout)) from None
+            aside = move_aside(self.path, 'corrupt')
+            log.warning('the database %s could not be read (%s); moved it aside to %s (with its -wal and -shm '
+                        'files, if any) and started a new one', self.path, error, aside.name)
+        try:
+            return self._open(timeout)
+        except sqlite3.DatabaseError as error:
+            raise DataDirError(_open_problem(self.path, error, timeout)) from None
+
+    def _open(self, timeout: float) -> sqlite3.Connection:
+        if self.path.exists():
+            self._check(timeout)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=timeout)
         try:
             db.execute('PRAGMA journal_mode=WAL')
             db.execute('PRAGMA synchronous=NORMAL')
             db.execute('PRAGMA foreign_keys=ON')
-            (ok,) = db.execute('PRAGMA quick_check').fetchone()
-            if ok != 'ok':
-                raise sqlite3.DatabaseError(f'quick_check: {ok}')
-            db.executescript(SCHEMA)
-            _migrate(db)
-        except sqlite3.DatabaseError:
+            prepare(db)
+        except BaseException:
             db.close()
             raise
         return db
 
+    def _check(self, timeout: float) -> None:
+        """Look at the database through a read-only connection first: one that can write would, on closing,
+        checkpoint the log into a damaged or newer file, or delete a -wal it does not understand."""
+        probe = sqlite3.connect(f'{self.path.resolve().as_uri()}?mode=ro', uri=True, timeout=timeout)
+        try:
+            (ok,) = probe.execute('PRAGMA quick_check').fetchone()
+            if ok != 'ok':
+                raise Corrupt(f'quick_check: {ok}')
+            version = stored_version(probe)
+            if version is not None and version > SCHEMA_VERSION:
+                raise NewerSchema(version)
+        finally:
+            probe.close()
+
     def close(self) -> None:
         self._db.close()
-        if self._start_db is not None:
-            self._start_db.close()
+        self._lock.release()
 
     # ---- writing ----------------------------------------------------------------------------------------------
 
-    def write(self, runs: list[tuple], tasks: list[tuple], percents: list[tuple] = ()) -> None:
-        """In one transaction: upsert run rows (RUN_COLUMNS) and task rows (run_id + TASK_COLUMNS), then set the
-        percent of tasks already stored whose percent alone changed (`percents`: run_id, id, progress); the
-        percent of 10,000 running tasks takes a third of the time that way."""
+    def write(self, batch: Batch) -> None:
+        """All of a batch in one transaction. A task whose percent alone changed is written as that percent alone
+        (an UPDATE of one column): the percents of 10,000 running tasks take a third of the time that way."""
         with self._transaction():
-            self._db.executemany(RUN_UPSERT, runs)
+            self._db.executemany(RUN_UPSERT, batch.runs)
             self._db.executemany(
                 f'INSERT OR REPLACE INTO tasks (run_id, {", ".join(TASK_COLUMNS)}) '
-                f'VALUES (?, {", ".join("?" * len(TASK_COLUMNS))})', tasks)
-            self._db.executemany('UPDATE tasks SET progress = ?3 WHERE run_id = ?1 AND id = ?2', percents)
-
-    def record_start(self, run: tuple) -> None:
-        """Write a new run's row (settings, seed) at once, from the event loop, on a connection of its own: one
-        small row, so that a run exists on disk before it makes any progress. Its tasks follow with the next
-        batch; until then the seed alone can plan them again (see last_run)."""
-        if self._start_db is None:
-            # timeout 0: this runs on the event loop, and must never wait for a lock; the next batch writes the row
-            self._start_db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=0)
-        self._start_db.execute(RUN_UPSERT, run)
-
-    def mark_reset(self) -> None:
-        """The board was reset after the newest run: a restart then shows an idle board, not that run."""
-        with self._transaction():
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('reset_after_run', "
-                             "(SELECT COALESCE(MAX(id), 0) FROM runs))")
+                f'VALUES (?, {", ".join("?" * len(TASK_COLUMNS))})', batch.tasks)
+            self._db.executemany('UPDATE tasks SET progress = ?3 WHERE run_id = ?1 AND id = ?2', batch.percents)
+            self._db.executemany(
+                f'INSERT OR IGNORE INTO attempts (run_id, {", ".join(ATTEMPT_COLUMNS)}) '
+                f'VALUES (?, {", ".join("?" * len(ATTEMPT_COLUMNS))})', batch.attempts)
+            if batch.reset_after is not None:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('reset_after_run', ?)", (batch.reset_after,))
 
     def prune(self) -> int:
-        """Drop the oldest runs beyond `keep_runs`; returns how many went."""
+        """Drop the oldest runs beyond `keep_runs` (their tasks and attempts with them); returns how many went."""
         with self._transaction():
             cursor = self._db.execute(
                 'DELETE FROM runs WHERE id NOT IN (SELECT id FROM runs ORDER BY id DESC LIMIT ?)', (self.keep_runs,))
@@ -173,12 +180,18 @@ class Store:
         row = self._db.execute(f'SELECT {", ".join(RUN_COLUMNS)} FROM runs WHERE id = ?', (run_id,)).fetchone()
         return _run_row(row) if row else None
 
-    def tasks(self, run_id: int) -> list[Task]:
+    def tasks(self, run_id: int, *, earlier_limit: int | None = None) -> list[Task]:
+        """The tasks of a run, each with its earlier attempts (all of them, or the last `earlier_limit`)."""
+        earlier: dict[int, list[Attempt]] = {}
+        for task_id, *values in self._db.execute(
+                f'SELECT {", ".join(ATTEMPT_COLUMNS)} FROM attempts WHERE run_id = ? ORDER BY task_id, number',
+                (run_id,)):
+            earlier.setdefault(task_id, []).append(Attempt(*values))
         rows = self._db.execute(f'SELECT {", ".join(TASK_COLUMNS)} FROM tasks WHERE run_id = ? ORDER BY id',
                                 (run_id,)).fetchall()
         return [Task(id=r[0], status=TaskStatus(r[1]), progress=r[2], duration=r[3], fail_at=r[4], started_s=r[5],
                      finished_s=r[6], error=r[7], attempt=r[8],
-                     earlier=[Attempt(**attempt) for attempt in json.loads(r[9])] if r[9] else []) for r in rows]
+                     earlier=earlier.get(r[0], [])[-earlier_limit if earlier_limit else None:]) for r in rows]
 
     def newest_run_id(self) -> int:
         """The number of the newest run on disk (0 when there is none): new runs are numbered after it."""
@@ -194,7 +207,7 @@ class Store:
             return None
         row = rows[0]
         settings = RunSettings(**row.settings)
-        tasks = self.tasks(row.id)
+        tasks = self.tasks(row.id, earlier_limit=MAX_EARLIER)
         if len(tasks) < row.total:  # cut off before its tasks were written: plan them again from the seed
             stored = {task.id for task in tasks}
             tasks = sorted(tasks + [task for task in plan_tasks(settings, row.seed) if task.id not in stored],
@@ -227,42 +240,30 @@ class _Transaction:
         self._db.execute('COMMIT' if kind is None else 'ROLLBACK')
 
 
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring a database written by an older taskdemo up to SCHEMA_VERSION (a new one is created at it)."""
-    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if row is None:  # a new database: SCHEMA made it whole
-        db.execute('INSERT INTO meta VALUES (?, ?)', ('schema_version', str(SCHEMA_VERSION)))
-        return
-    version = int(row[0])
-    if version > SCHEMA_VERSION:
-        raise sqlite3.DatabaseError(f'schema version {version} is newer than this taskdemo ({SCHEMA_VERSION})')
-    for step in range(version + 1, SCHEMA_VERSION + 1):
-        db.execute('BEGIN IMMEDIATE')
-        for statement in MIGRATIONS[step]:
-            db.execute(statement)
-        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(step),))
-        db.execute('COMMIT')
-        log.info('the database was brought up to schema version %d', step)
-
-
 def task_row(run_id: int, task: Task) -> tuple:
     """A task as the tasks table holds it (run_id, then TASK_COLUMNS)."""
-    earlier = json.dumps([attempt.as_dict() for attempt in task.earlier]) if task.earlier else None
     return (run_id, task.id, task.status.value, task.progress, task.duration, task.fail_at, task.started_s,
-            task.finished_s, task.error, task.attempt, earlier)
+            task.finished_s, task.error, task.attempt)
+
+
+def attempt_rows(run_id: int, task: Task) -> list[tuple]:
+    """The task's earlier attempts as the attempts table holds them (run_id, then ATTEMPT_COLUMNS)."""
+    return [(run_id, task.id, a.number, a.duration, a.progress, a.started_s, a.finished_s, a.error)
+            for a in task.earlier]
+
+
+def _is_corrupt(error: sqlite3.DatabaseError) -> bool:
+    return isinstance(error, Corrupt) or getattr(error, 'sqlite_errorname', None) in CORRUPT
+
+
+def _open_problem(path: Path, error: sqlite3.DatabaseError, timeout: float) -> str:
+    if getattr(error, 'sqlite_errorname', None) in {'SQLITE_BUSY', 'SQLITE_LOCKED'}:
+        return (f'the database {path} is locked by another program (waited {timeout:g} s); close that program, '
+                'or use another --data-dir')
+    return f'the database {path} cannot be opened: {error}'
 
 
 def _run_row(row: tuple) -> RunRow:
     values = dict(zip(RUN_COLUMNS, row, strict=True))
     values['settings'] = json.loads(values['settings'])
     return RunRow(**values)
-
-
-def _check_writable(data_dir: Path) -> None:
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        probe = data_dir / '.taskdemo-write-test'
-        probe.write_text('ok')
-        probe.unlink()
-    except OSError as error:
-        raise DataDirError(f'the data folder {data_dir} cannot be written: {error.strerror or error}') from None
