@@ -11,14 +11,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, WebSocket
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from starlette.requests import Request
 from starlette.websockets import WebSocketDisconnect
 
 from . import protocol
 from .access import token_matches
-from .settings import MAX_DURATION_S, MAX_SEED, MAX_SPEED, MAX_TASKS, RunSettings, Settings, SettingsError
+from .settings import MAX_TASKS, RUN_RULES, RunSettings, Settings, SettingsError
 from .simulator import RetryError, RunActiveError, RunState, Simulator
 from .stream import Broadcaster
 
@@ -26,18 +26,20 @@ STREAM_INTERVAL_S = 0.5
 SEND_TIMEOUT_S = 10.0
 
 
-class StartBody(BaseModel):
-    """Settings for the new run. Every field is optional: a missing one keeps the value in force."""
+def _start_body() -> type[BaseModel]:
+    """The `POST /start` body, made from the rules in settings.py. Pydantic only documents the fields (OpenAPI
+    gets each one's type and bounds); the values are checked by RunSettings itself, so a bad one gets the message
+    the command line and the settings panel give, and an unknown field the same "is not a setting"."""
+    fields: dict[str, Any] = {
+        name: (Annotated[Any, WithJsonSchema(rule.json_schema())], Field(None, description=rule.help))
+        for name, rule in RUN_RULES.items()}
+    config = ConfigDict(extra='allow', json_schema_extra={'additionalProperties': False})
+    return create_model('StartBody', __config__=config,
+                        __doc__='Settings for the new run. Every field is optional: a missing one keeps the value '
+                                'in force.', **fields)
 
-    model_config = ConfigDict(extra='forbid', strict=True, allow_inf_nan=False)
 
-    tasks: int | None = Field(None, ge=1, le=MAX_TASKS, description='number of tasks')
-    failure_rate: float | None = Field(None, ge=0, le=1, description='probability that a task fails')
-    min_duration: float | None = Field(None, gt=0, le=MAX_DURATION_S, description='shortest task, simulated s')
-    max_duration: float | None = Field(None, gt=0, le=MAX_DURATION_S, description='longest task, simulated s')
-    speed: float | None = Field(None, gt=0, le=MAX_SPEED, description='simulated seconds per real second')
-    seed: int | None = Field(None, ge=0, le=MAX_SEED, description='makes the run reproducible; null = random')
-    concurrency: int | None = Field(None, ge=0, le=MAX_TASKS, description='at most this many tasks at once; 0 = all')
+StartBody = _start_body()
 
 
 class RetryBody(BaseModel):
@@ -116,6 +118,7 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
     (with every page subscribed to it) must only ever be touched from the event loop.
     """
     broadcaster = Broadcaster(sim, interval=stream_interval)
+    statuses = protocol.StatusCache(sim, broadcaster.frames)  # 10,000 tasks: built once per change, not per request
 
     async def require_control(authorization: Annotated[str | None, Header()] = None) -> None:
         if settings.control_token is None:
@@ -133,15 +136,16 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
                          409: {'model': Problem, 'description': 'a run is already active'},
                          422: {'model': Problem, 'description': 'a setting is unknown or out of range'}})
     async def start(body: Annotated[StartBody | None, Body()] = None) -> dict[str, Any]:
-        """Start a run, with the settings in force or those in the body (which then stay in force)."""
-        if sim.active:
-            raise HTTPException(409, _active_detail(sim))
+        """Start a run, with the settings in force or those in the body (which then stay in force). A bad setting
+        is a 422 whatever the state, as the body's schema says; a good one while a run is active, a 409."""
         new_settings = None
         if body is not None:
             try:
                 new_settings = RunSettings.from_mapping(body.model_dump(exclude_unset=True), base=sim.settings)
             except SettingsError as error:
                 raise HTTPException(422, str(error)) from None
+        if sim.active:
+            raise HTTPException(409, _active_detail(sim))
         try:
             run = sim.start(new_settings)
         except RunActiveError:
@@ -194,9 +198,9 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
 
     @app.get('/status', response_model=None, tags=['watch'],
              responses={200: {'model': StatusReply, 'description': 'the whole state'}})
-    async def status() -> dict[str, Any]:
+    async def status() -> Response:
         """The whole state: a `/ws` frame plus the state of the run, and how many `/ws` clients are listening."""
-        return {**protocol.status(sim), 'streams': len(broadcaster.subscribers)}
+        return Response(statuses.text(streams=len(broadcaster.subscribers)), media_type='application/json')
 
     @app.websocket('/ws')
     async def stream(websocket: WebSocket, mode: Annotated[str, Query()] = 'full') -> None:

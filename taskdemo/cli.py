@@ -1,31 +1,37 @@
 """The command line: flags, their TASKDEMO_* environment twins (a flag wins), and one clear line for a bad value.
 
     python main.py [--host H] [--port P] [--native] [--tasks N] [--failure-rate F] [--min-duration S]
-                   [--max-duration S] [--speed X] [--seed N] [--cors-origin URL ...] [--control-token T]
+                   [--max-duration S] [--speed X] [--seed N] [--cors-origin URL ...] [--control-token T] ...
+
+The options are made from the rules in settings.py, so a bad value gets the message the API and the settings panel
+give, with the flag's (or the variable's) name in front.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
 import platformdirs
 
+from . import __version__
 from .settings import (
     DEFAULT_CORS_ORIGINS,
-    MAX_TASKS,
+    RUN_RULES,
+    SERVER_RULES,
+    Rule,
     RunSettings,
     Settings,
     SettingsError,
-    parse_int,
-    parse_number,
-    parse_seed,
+    default_of,
 )
 
 ENV_PREFIX = 'TASKDEMO_'
+CHECKOUT = Path(__file__).resolve().parent.parent
+METAVARS = {'whole': 'N', 'number': 'X', 'seed': 'N', 'text': 'TEXT', 'path': 'DIR'}
 
 
 class UsageError(Exception):
@@ -35,6 +41,13 @@ class UsageError(Exception):
 def default_data_dir() -> Path:
     """The platform's folder for a user's application data (~/.local/share/taskdemo on Linux)."""
     return Path(platformdirs.user_data_dir('taskdemo', appauthor=False))
+
+
+def native_install_hint() -> str:
+    """How to add pywebview: to the checkout this runs from (an editable install), or to an installed taskdemo."""
+    if (CHECKOUT / 'pyproject.toml').is_file() and (CHECKOUT / 'main.py').is_file():
+        return "pip install -e '.[native]'"
+    return "pip install 'taskdemo[native]'"
 
 
 def _flag(text: str) -> bool:
@@ -50,26 +63,7 @@ def _origins(text: str) -> tuple[str, ...]:
     return tuple(origin.strip() for origin in text.split(',') if origin.strip())
 
 
-# name -> (parse, what the value must look like, help). Names are Settings/RunSettings fields.
-OPTIONS: dict[str, tuple[Callable[[str], Any], str, str]] = {
-    'host': (str, 'a host name or address', 'address to serve on (default 127.0.0.1: this machine only)'),
-    'port': (parse_int, 'a whole number', 'port to serve on (default 8080)'),
-    'tasks': (parse_int, 'a whole number', f'tasks per run, 1 to {MAX_TASKS:,} (default 50)'),
-    'failure_rate': (parse_number, 'a finite number', 'probability that a task fails, 0 to 1 (default 0.2)'),
-    'min_duration': (parse_number, 'a finite number', 'shortest task in simulated seconds (default 30)'),
-    'max_duration': (parse_number, 'a finite number', 'longest task in simulated seconds (default 120)'),
-    'speed': (parse_number, 'a finite number', 'simulated seconds per real second: 60 makes a 2-minute task take 2 s '
-                                   '(default 1)'),
-    'seed': (parse_seed, 'a whole number', 'random seed: the same seed gives exactly the same run (default: random)'),
-    'concurrency': (parse_int, 'a whole number', 'at most this many tasks run at once; the rest wait '
-                                                '(default 0: all at once)'),
-    'control_token': (str, 'a text', 'when set, starting, resetting and cancelling need this token '
-                                     '(Authorization: Bearer <token>); watching stays open'),
-    'data_dir': (lambda text: Path(text).expanduser(), 'a folder', 'where runs are stored '
-                 f'(default {default_data_dir()})'),
-    'keep_runs': (parse_int, 'a whole number', 'how many past runs the history keeps (default 100)'),
-}
-RUN_FIELDS = ('tasks', 'failure_rate', 'min_duration', 'max_duration', 'speed', 'seed', 'concurrency')
+RULES = {**SERVER_RULES, **RUN_RULES}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,14 +71,14 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog='main.py', description='Serve the taskdemo live task board.',
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description='Serve the taskdemo live task board.',
                      epilog=f'Every option can also be set as an environment variable {ENV_PREFIX}<NAME> '
                             '(e.g. TASKDEMO_FAILURE_RATE=0.1, TASKDEMO_CORS_ORIGINS=a,b); a flag wins.')
-    for name, (_, metavar, help_text) in OPTIONS.items():
-        parser.add_argument(_flag_name(name), dest=name, metavar=metavar.split()[-1].upper(), help=help_text)
+    for name, rule in RULES.items():
+        parser.add_argument(_flag_name(name), dest=name, metavar=METAVARS[rule.kind], help=_help(rule))
     parser.add_argument('--native', action='store_true', default=None,
-                        help="open the board in a desktop window (needs: pip install -e '.[native]')")
+                        help=f'open the board in a desktop window (needs pywebview: {native_install_hint()})')
     parser.add_argument('--compression', action='store_true', default=None,
                         help='compress WebSocket frames (permessage-deflate): about 12 times fewer bytes for /ws '
                              'viewers of large runs, for remote viewers on slow links; costs server CPU for every '
@@ -92,26 +86,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--cors-origin', dest='cors_origins', action='append', metavar='URL',
                         help='a web origin allowed to call the API from a browser; repeat for more '
                              f'(default {", ".join(DEFAULT_CORS_ORIGINS)})')
+    parser.add_argument('--version', action='version', version=f'taskdemo {__version__}')
     return parser
 
 
-def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = None, *,
+               prog: str | None = None) -> Settings:
     """Settings from flags, then environment, then defaults. Raises UsageError naming the flag or variable."""
     argv = sys.argv[1:] if argv is None else argv
     env = os.environ if env is None else env
-    given = vars(build_parser().parse_args(argv))
+    given = vars(build_parser(prog).parse_args(argv))
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for name, (parse, kind, _) in OPTIONS.items():
+    for name, rule in RULES.items():
         raw, source = given[name], _flag_name(name)
         if raw is None and ENV_PREFIX + name.upper() in env:
             raw, source = env[ENV_PREFIX + name.upper()], ENV_PREFIX + name.upper()
         if raw is None:
             continue
-        try:
-            values[name] = parse(raw)
-        except ValueError:
-            raise UsageError(f'{source} must be {kind}, got {raw!r}') from None
+        values[name] = rule.parse(raw)  # checked below, by the settings themselves, with their one message
         sources[name] = source
     for name, parse, text in (('native', _flag, env.get(ENV_PREFIX + 'NATIVE')),
                               ('compression', _flag, env.get(ENV_PREFIX + 'COMPRESSION')),
@@ -125,11 +118,21 @@ def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = No
                 raise UsageError(f'{ENV_PREFIX}{name.upper()} must be true or false, got {text!r}') from None
     values.setdefault('data_dir', default_data_dir())
     try:
-        run = RunSettings(**{name: values.pop(name) for name in RUN_FIELDS if name in values})
+        run = RunSettings(**{name: values.pop(name) for name in RUN_RULES if name in values})
         return Settings(run=run, **values)
     except SettingsError as error:
         source = sources.get(error.field, _flag_name(error.field))
         raise UsageError(f'{source} {error.problem}') from None
+
+
+def _help(rule: Rule) -> str:
+    default = default_data_dir() if rule.name == 'data_dir' else default_of(rule.name)
+    if default is None:
+        shown = 'random' if rule.name == 'seed' else 'none'
+    else:
+        shown = f'{default:g}' if isinstance(default, float) else str(default)
+    values = '' if rule.kind in {'text', 'path'} else f'; {rule.expected}'
+    return f'{rule.help}{values} (default: {shown})'
 
 
 def _flag_name(name: str) -> str:

@@ -61,9 +61,13 @@ def apply_changes(individual: dict[str, dict[str, Any]], frame: dict[str, Any]) 
 
 def status(sim: Simulator) -> dict[str, Any]:
     """`GET /status`: a full frame plus the state of the run as a whole."""
+    return {**full_frame(sim), **run_state(sim), **moment(sim)}
+
+
+def run_state(sim: Simulator) -> dict[str, Any]:
+    """What `/status` adds to a full frame that changes only when the simulator's version does."""
     run = sim.run
     return {
-        **full_frame(sim),
         'state': sim.state.value,
         'run_id': run.id if run else None,
         'progress': round(sim.percent, 1),
@@ -72,13 +76,20 @@ def status(sim: Simulator) -> dict[str, Any]:
         'cancelled': sim.counts.cancelled,
         'interrupted': sim.counts.interrupted,
         'started_at': run.started_at if run else None,
-        'elapsed_s': round(run.elapsed_s, 3) if run else None,
         'seed': run.seed if run else None,
-        'eta_s': _rounded(insight.eta_s(sim)),
-        'throughput_per_min': _rounded(insight.throughput_per_min(sim)),
         'settings': (run.settings if run else sim.settings).as_dict(),
         'attempts': {str(task.id): task.attempt for task in sim.tasks if task.attempt > 1},
         'error_groups': [{'error': error, 'count': len(ids), 'tasks': ids} for error, ids in sim.error_groups()],
+    }
+
+
+def moment(sim: Simulator) -> dict[str, Any]:
+    """What `/status` adds that moves with time even when no task changes: the clock and what follows from it."""
+    run = sim.run
+    return {
+        'elapsed_s': round(run.elapsed_s, 3) if run else None,
+        'eta_s': _rounded(insight.eta_s(sim)),
+        'throughput_per_min': _rounded(insight.throughput_per_min(sim)),
     }
 
 
@@ -103,3 +114,21 @@ class FrameCache:
             self._text = dumps(full_frame(self._sim))
             self._version = self._sim.version
         return self._text
+
+
+class StatusCache:
+    """`GET /status` as text: the full frame (shared with the `/ws` broadcaster) and the run's state are built once
+    per simulator version; only the moment (elapsed time, ETA, throughput) is added per request. At 10,000 tasks a
+    request then costs a string join, not a 400 KB frame built and encoded again."""
+
+    def __init__(self, sim: Simulator, frames: FrameCache) -> None:
+        self._sim = sim
+        self._frames = frames
+        self._version = -1
+        self._body = ''
+
+    def text(self, **extra: Any) -> str:
+        if self._version != self._sim.version:
+            self._body = self._frames.full()[:-1] + ',' + dumps(run_state(self._sim))[1:-1]
+            self._version = self._sim.version
+        return f'{self._body},{dumps({**moment(self._sim), **extra})[1:]}'

@@ -1,12 +1,14 @@
-"""Settings: one frozen dataclass for a run, one for the server, and the rules both are checked by.
+"""Settings: one frozen dataclass for a run, one for the server, and the one table of rules both are checked by.
 
-The same rules serve the CLI, the TASKDEMO_* environment variables and the HTTP API, so a bad value gets the
-same message wherever it comes from; only the name of the field in that message changes.
+Every setting has a `Rule`: what its values may be, how its text (a flag, a TASKDEMO_* variable, a field of the
+settings panel, a shared link) is read, and what its help says. The CLI's options, the API's `POST /start` body and
+the settings panel are all made from these rules, so a bad value gets the same message wherever it comes from; only
+the name in front of it changes (`--tasks`, `TASKDEMO_TASKS`, `tasks`).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,11 @@ MAX_TASKS = 10_000
 MAX_DURATION_S = 7 * 24 * 3600.0
 MAX_SPEED = 100_000.0
 MAX_SEED = 2**63 - 1
-DEFAULT_CORS_ORIGINS = ('http://localhost:3000',)
+MAX_PORT = 65_535
 MAX_KEEP_RUNS = 100_000
+DEFAULT_CORS_ORIGINS = ('http://localhost:3000',)
+MAKE_A_TOKEN = "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
+RANDOM_SEED_TEXTS = {'', 'none', 'random'}
 
 
 class SettingsError(ValueError):
@@ -25,6 +30,115 @@ class SettingsError(ValueError):
         super().__init__(f'{field_name} {problem}')
         self.field = field_name
         self.problem = problem
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The one definition of a setting's values.
+
+    `kind` is 'whole' (an integer), 'number' (a finite float), 'seed' (a whole number or none), 'text' or 'path'.
+    Numbers lie from `low` to `high`; with `low_open` they must be greater than `low`.
+    """
+
+    name: str
+    kind: str
+    help: str
+    low: float = 0
+    high: float = 0
+    low_open: bool = False
+    what: str = ''  # what a value must be, when the kind alone does not say it well
+
+    @property
+    def expected(self) -> str:
+        """What a value must be, as the messages and the help say it."""
+        if self.what:
+            return self.what
+        low, high = _shown(self.low), _shown(self.high)
+        if self.kind == 'whole':
+            return f'a whole number from {low} to {high}'
+        if self.kind == 'seed':
+            return f'a whole number from {low} to {high}, or empty for a random one'
+        if self.kind == 'number':
+            return f'a number greater than {low} and at most {high}' if self.low_open else \
+                f'a number from {low} to {high}'
+        return 'a text that is not blank' if self.kind == 'text' else 'a folder'
+
+    def parse(self, text: str) -> Any:
+        """A value from text: numbers become numbers; anything else is left for `check` to name."""
+        if self.kind == 'path':
+            return Path(text).expanduser()
+        if self.kind not in {'whole', 'number', 'seed'}:
+            return text
+        stripped = text.strip()
+        if self.kind == 'seed' and stripped.lower() in RANDOM_SEED_TEXTS:
+            return None
+        for read in (lambda t: int(t, 10), float):
+            try:
+                return read(stripped)
+            except ValueError:
+                pass
+        return text
+
+    def check(self, value: Any) -> Any:
+        """The value as the settings hold it; raises SettingsError with the one message for this setting."""
+        if self.kind == 'seed' and value is None:
+            return None
+        if self.kind in {'whole', 'seed'}:
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int) or not self.low <= value <= self.high:
+                raise self.error(value)
+            return value
+        if self.kind == 'number':
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise self.error(value)
+            too_low = value <= self.low if self.low_open else value < self.low
+            if too_low or value > self.high:
+                raise self.error(value)
+            return float(value)
+        if self.kind == 'text':
+            if not isinstance(value, str) or not value.strip():
+                raise self.error(value)
+            return value
+        if not isinstance(value, Path):
+            raise self.error(value)
+        return value
+
+    def read(self, text: str) -> Any:
+        return self.check(self.parse(text))
+
+    def error(self, value: Any) -> SettingsError:
+        return SettingsError(self.name, f'must be {self.expected}, got {_described(value)}')
+
+    def json_schema(self) -> dict[str, Any]:
+        """The value as OpenAPI describes it, from the same bounds."""
+        if self.kind in {'whole', 'seed'}:
+            schema: dict[str, Any] = {'type': 'integer', 'minimum': int(self.low), 'maximum': int(self.high)}
+            return {'anyOf': [schema, {'type': 'null'}]} if self.kind == 'seed' else schema
+        bound = 'exclusiveMinimum' if self.low_open else 'minimum'
+        return {'type': 'number', bound: self.low, 'maximum': self.high}
+
+
+RUN_RULES: dict[str, Rule] = {rule.name: rule for rule in (
+    Rule('tasks', 'whole', 'tasks per run', 1, MAX_TASKS),
+    Rule('failure_rate', 'number', 'probability that a task fails', 0.0, 1.0),
+    Rule('min_duration', 'number', 'shortest task, in simulated seconds', 0.0, MAX_DURATION_S, low_open=True),
+    Rule('max_duration', 'number', 'longest task, in simulated seconds', 0.0, MAX_DURATION_S, low_open=True),
+    Rule('speed', 'number', 'simulated seconds per real second: 60 makes a 2-minute task take 2 s',
+         0.0, MAX_SPEED, low_open=True),
+    Rule('seed', 'seed', 'random seed: the same seed gives exactly the same run', 0, MAX_SEED),
+    Rule('concurrency', 'whole', 'at most this many tasks run at once, the rest wait; 0 runs them all at once',
+         0, MAX_TASKS),
+)}
+SERVER_RULES: dict[str, Rule] = {rule.name: rule for rule in (
+    Rule('host', 'text', 'address to serve on; the default serves this machine only'),
+    Rule('port', 'whole', 'port to serve on', 0, MAX_PORT),
+    Rule('control_token', 'text', 'when set, /start, /reset, /cancel, /resume and /retry need "Authorization: '
+                                  f'Bearer <token>" and the board asks for it; make a good one with {MAKE_A_TOKEN}',
+         what=f'a secret that is not blank (make a good one with {MAKE_A_TOKEN})'),
+    Rule('data_dir', 'path', 'where runs are stored'),
+    Rule('keep_runs', 'whole', 'how many past runs the history keeps', 1, MAX_KEEP_RUNS),
+)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,8 +154,8 @@ class RunSettings:
     concurrency: int = 0  # at most this many tasks run at once; 0 runs them all at once, as the seed does
 
     def __post_init__(self) -> None:
-        for name, check in _RUN_CHECKS.items():
-            object.__setattr__(self, name, check(name, getattr(self, name)))
+        for name, rule in RUN_RULES.items():
+            object.__setattr__(self, name, rule.check(getattr(self, name)))
         if self.min_duration > self.max_duration:
             raise SettingsError('min_duration',
                                 f'must not be greater than the longest duration ({self.max_duration:g})')
@@ -49,10 +163,9 @@ class RunSettings:
     @classmethod
     def from_mapping(cls, values: dict[str, Any], *, base: RunSettings | None = None) -> RunSettings:
         """Settings from a mapping (a JSON body, say): unknown names are an error, missing ones come from `base`."""
-        known = {f.name for f in fields(cls)}
         for name in values:
-            if name not in known:
-                raise SettingsError(str(name), f'is not a setting (known: {", ".join(sorted(known))})')
+            if name not in RUN_RULES:
+                raise SettingsError(str(name), f'is not a setting (known: {", ".join(RUN_RULES)})')
         current = {f.name: getattr(base or cls(), f.name) for f in fields(cls)}
         return cls(**{**current, **values})
 
@@ -77,86 +190,43 @@ class Settings:
     compression: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, 'port', check_int('port', self.port, 0, 65535))
-        object.__setattr__(self, 'keep_runs', check_int('keep_runs', self.keep_runs, 1, MAX_KEEP_RUNS))
-        if not self.host:
-            raise SettingsError('host', 'must not be empty')
-
-
-def parse_int(text: str) -> int:
-    return int(text.strip(), 10)
-
-
-def parse_number(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(text)
-    return value
-
-
-def parse_seed(text: str) -> int | None:
-    return None if text.strip().lower() in {'', 'none', 'random'} else parse_int(text)
-
-
-RUN_FIELD_PARSERS: dict[str, tuple[Any, str]] = {  # name -> (parse a text, what the text must be)
-    'tasks': (parse_int, 'a whole number'),
-    'failure_rate': (parse_number, 'a finite number'),
-    'min_duration': (parse_number, 'a finite number'),
-    'max_duration': (parse_number, 'a finite number'),
-    'speed': (parse_number, 'a finite number'),
-    'seed': (parse_seed, 'a whole number (or empty for a random one)'),
-    'concurrency': (parse_int, 'a whole number'),
-}
+        for name, rule in SERVER_RULES.items():
+            value = getattr(self, name)
+            if value is not None or name not in {'control_token', 'data_dir'}:
+                object.__setattr__(self, name, rule.check(value))
 
 
 def run_settings_from_text(texts: dict[str, str], *, base: RunSettings) -> RunSettings:
     """Settings from text (a form, a link's query); raises SettingsError naming the first bad field."""
-    values: dict[str, Any] = {}
-    for name, text in texts.items():
-        if name not in RUN_FIELD_PARSERS:
-            raise SettingsError(name, f'is not a setting (known: {", ".join(RUN_FIELD_PARSERS)})')
-        parse, kind = RUN_FIELD_PARSERS[name]
-        try:
-            values[name] = parse(text)
-        except ValueError:
-            raise SettingsError(name, f'must be {kind}, got {text!r}') from None
-    return RunSettings.from_mapping(values, base=base)
+    for name in texts:
+        if name not in RUN_RULES:
+            raise SettingsError(name, f'is not a setting (known: {", ".join(RUN_RULES)})')
+    return RunSettings.from_mapping({name: RUN_RULES[name].parse(text) for name, text in texts.items()}, base=base)
 
 
-def check_int(name: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise SettingsError(name, f'must be a whole number from {low} to {high}, got {value!r}')
-    if not low <= value <= high:
-        raise SettingsError(name, f'must be a whole number from {low} to {high}, got {value}')
-    return value
+def default_of(name: str) -> Any:
+    """The default value of a setting, as the dataclasses declare it."""
+    for cls in (RunSettings, Settings):
+        for f in fields(cls):
+            if f.name == name:
+                return f.default if f.default is not MISSING else None
+    raise KeyError(name)
 
 
-def check_number(name: str, value: Any, low: float, high: float, *, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SettingsError(name, f'must be a number, got {value!r}')
-    value = float(value)
-    if not math.isfinite(value):
-        raise SettingsError(name, f'must be a finite number, got {value}')
-    too_low = value <= low if low_open else value < low
-    if too_low or value > high:
-        bound = f'greater than {low:g}' if low_open else f'at least {low:g}'
-        raise SettingsError(name, f'must be {bound} and at most {high:g}, got {value:g}')
-    return value
+def _described(value: Any) -> str:
+    """A value as a message shows it: a number as a number, a text quoted (and cut short), anything else (what a
+    JSON body may hold) by its JSON name, never as Python's repr."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:40] + '...')
+    if isinstance(value, bool) or value is None:
+        return {True: 'true', False: 'false', None: 'null'}[value]
+    if isinstance(value, int | float):
+        return _shown(value)
+    return {dict: 'an object', list: 'a list'}.get(type(value), f'a {type(value).__name__}')
 
 
-def _check_seed(name: str, value: Any) -> int | None:
-    return None if value is None else check_int(name, value, 0, MAX_SEED)
-
-
-_RUN_CHECKS = {
-    'tasks': lambda name, value: check_int(name, value, 1, MAX_TASKS),
-    'failure_rate': lambda name, value: check_number(name, value, 0.0, 1.0),
-    'min_duration': lambda name, value: check_number(name, value, 0.0, MAX_DURATION_S, low_open=True),
-    'max_duration': lambda name, value: check_number(name, value, 0.0, MAX_DURATION_S, low_open=True),
-    'speed': lambda name, value: check_number(name, value, 0.0, MAX_SPEED, low_open=True),
-    'seed': _check_seed,
-    'concurrency': lambda name, value: check_int(name, value, 0, MAX_TASKS),
-}
+def _shown(value: float) -> str:
+    """A number as people read it: 10,000 and 0.5, not 10000 and 0.5000."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return f'{value:,}' if isinstance(value, int) else f'{value:,g}'

@@ -1,6 +1,7 @@
 """The command line: flags, TASKDEMO_* variables, and one clear line with exit status 2 for anything bad."""
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -88,11 +89,11 @@ def test_main_prints_one_line_and_exits_2_on_a_bad_value(capsys):
     captured = capsys.readouterr()
     assert captured.out == ''
     assert captured.err.strip().splitlines() == [
-        'main.py: error: --tasks must be a whole number from 1 to 10000, got -3 (see --help)']
+        'main.py: error: --tasks must be a whole number from 1 to 10,000, got -3 (see --help)']
 
 
 def test_native_without_pywebview_exits_2_saying_how_to_install_it(capsys, monkeypatch):
-    monkeypatch.setattr(main.importlib.util, 'find_spec', lambda name: None)
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name: None)
     assert main.main(['--native']) == 2
     assert capsys.readouterr().err.strip() == "main.py: error: --native needs pywebview: pip install -e '.[native]'"
 

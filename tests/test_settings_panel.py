@@ -38,11 +38,11 @@ async def test_a_run_started_from_the_panel_uses_its_settings_which_stay_in_forc
 
 
 @pytest.mark.parametrize(('name', 'text', 'message'), [
-    ('tasks', '0', 'tasks must be a whole number from 1 to 10000, got 0'),
-    ('tasks', 'many', "tasks must be a whole number, got 'many'"),
-    ('failure_rate', '1.5', 'failure_rate must be at least 0 and at most 1, got 1.5'),
-    ('speed', 'nan', "speed must be a finite number, got 'nan'"),
-    ('concurrency', '-1', 'concurrency must be a whole number from 0 to 10000, got -1'),
+    ('tasks', '0', 'tasks must be a whole number from 1 to 10,000, got 0'),
+    ('tasks', 'many', "tasks must be a whole number from 1 to 10,000, got 'many'"),
+    ('failure_rate', '1.5', 'failure_rate must be a number from 0 to 1, got 1.5'),
+    ('speed', 'nan', 'speed must be a number greater than 0 and at most 100,000, got nan'),
+    ('concurrency', '-1', 'concurrency must be a whole number from 0 to 10,000, got -1'),
     ('min_duration', '500', 'min_duration must not be greater than the longest duration (120)'),
 ])
 async def test_a_bad_value_is_named_in_place_and_nothing_starts(user: User, sim, name, text, message):

@@ -1,17 +1,18 @@
 """Runs on disk: what the recorder writes comes back after a restart, exactly, and a bad file loses nothing else."""
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from taskdemo.recorder import Recorder
+from taskdemo.schema import SCHEMA_VERSION
 from taskdemo.settings import RunSettings
 from taskdemo.simulator import RunState, Simulator, TaskStatus
-from taskdemo.store import FILE_NAME, SCHEMA_VERSION, DataDirError, Store
+from taskdemo.store import FILE_NAME, DataDirError, Store
 
+from .environment import tmpfs
 from .helpers import finish
 
 
@@ -60,6 +61,7 @@ async def test_without_the_progress_flush_only_status_changes_are_written(make_s
     sim.step(60)
     await recorder.flush(include_progress=False)
     stored = {task.id: task for task in await recorder.call(recorder.store.tasks, 1)}
+    assert sim.counts.finished and any(task.progress for task in sim.tasks if not task.status.finished)
     for task in sim.tasks:
         if task.status.finished:
             assert states([stored[task.id]]) == states([task]), 'a finished task is written at the next flush'
@@ -79,6 +81,7 @@ async def test_a_run_cut_off_mid_way_comes_back_interrupted_and_resumes(make_sim
     await recorder.flush()
     finished = {t.id: (t.status, t.progress, t.error) for t in sim.tasks if t.status.finished}
     running = {t.id: t.progress for t in sim.tasks if t.status == TaskStatus.RUNNING}
+    assert finished and running
     recorder.close()  # as after a kill: the run is stored as running
 
     again = Simulator(RunSettings(), clock=clock)
@@ -125,11 +128,12 @@ def test_a_corrupt_database_is_moved_aside_and_a_fresh_one_made(tmp_path: Path, 
     store.close()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason='root can write anywhere')
 def test_a_read_only_data_folder_is_one_clear_error(tmp_path: Path):
-    tmp_path.chmod(0o500)
-    with pytest.raises(DataDirError, match='cannot be written'):
-        Store(tmp_path / 'sub')
+    with tmpfs(tmp_path / 'disk', '64k', read_only=True) as disk:  # root writes anywhere, but not there
+        with pytest.raises(DataDirError, match='cannot be written: Read-only file system'):
+            Store(disk / 'sub')
+        with pytest.raises(DataDirError, match='cannot be written: Read-only file system'):
+            Store(disk)
 
 
 def test_a_data_folder_that_is_a_file_is_one_clear_error(tmp_path: Path):
@@ -266,9 +270,8 @@ async def test_a_percent_alone_is_written_as_the_percent_alone(make_sim, tmp_pat
     await recorder.flush()  # a new run: whole rows
     sim.step(10)
     batch = recorder._collect(include_progress=True)
-    _, whole, percents = batch
-    assert percents and {row[1] for row in whole}.isdisjoint(row[1] for row in percents)
-    assert all(sim.tasks[task_id].status == TaskStatus.RUNNING for _, task_id, _ in percents)
-    await recorder.call(recorder._write, *batch)
+    assert batch.percents and {row[1] for row in batch.tasks}.isdisjoint(row[1] for row in batch.percents)
+    assert all(sim.tasks[task_id].status == TaskStatus.RUNNING for _, task_id, _ in batch.percents)
+    await recorder.call(recorder._write, batch)
     assert states(await recorder.call(recorder.store.tasks, 1)) == states(sim.tasks)
     recorder.close()

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from nicegui import ui
 
-from ..settings import RUN_FIELD_PARSERS, RunSettings, SettingsError, run_settings_from_text
+from ..settings import RUN_RULES, RunSettings, SettingsError, run_settings_from_text
 from ..simulator import RunActiveError, Simulator
 
 DURATIONS = ('min_duration', 'max_duration')
@@ -31,7 +31,7 @@ class SettingsPanel:
     def __init__(self, sim: Simulator, *, query: Mapping[str, str], may_control: Callable[[], bool]) -> None:
         self._sim = sim
         self._may_control = may_control
-        linked = {name: value for name, value in query.items() if name in RUN_FIELD_PARSERS}
+        linked = {name: value for name, value in query.items() if name in RUN_RULES}
         texts = {**as_texts(sim.settings), **linked}
         with ui.expansion('Settings', icon='tune', value=bool(linked)).classes('w-full').mark('settings'):
             self._in_force = ui.label().classes('text-sm').mark('settings-in-force')
@@ -39,7 +39,7 @@ class SettingsPanel:
                 self._inputs = {name: ui.input(LABELS[name], value=texts[name],
                                                validation=lambda value, name=name: self._problem(name, value))
                                 .props('dense outlined').classes('w-48').mark(f'setting-{name}')
-                                for name in RUN_FIELD_PARSERS}
+                                for name in RUN_RULES}
             with ui.row().classes('items-center gap-3'):
                 self._apply = ui.button('Start with these settings', on_click=self.start).mark('start-with')
                 ui.button('Share link', on_click=self.share, icon='link').props('flat').mark('share')

@@ -28,6 +28,7 @@ from .relay import RelayProcess
 from .replay import Replay, time_steps
 
 CHROMIUM = '/usr/bin/chromium'
+STATUS_RATE = 20.0  # requests a second of GET /status: a dashboard polling, or a careless script
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
                  '--disable-component-update', '--disable-sync', '--no-first-run']
 
@@ -89,6 +90,8 @@ async def measure_server(result: dict[str, Any], server: Server, replay: Replay,
         bench = Bench(server, relay, replay, settings, args.seconds, quiet_timeout=3.0 if args.quick else 8.0)
         log(f'N={tasks}: no viewer')
         result['baseline'] = await bench.baseline()
+        log(f'N={tasks}: GET /status x{STATUS_RATE:g}/s')
+        result['status_polling'] = await bench.status_polling(STATUS_RATE)
         result['ws'], result['ref_key'] = {}, f'fullx{args.viewers[0]}'
         for count in args.viewers:
             for mode in ('full', 'changes'):

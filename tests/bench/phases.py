@@ -106,6 +106,33 @@ class Bench:
         measured = await self.window()
         return {'server_cpu_pct': measured['cpu_pct']['server'], 'wall_s': measured['wall_s']}
 
+    async def status_polling(self, rate: float) -> dict[str, Any]:
+        """`rate` requests a second of GET /status (a dashboard polling, a careless script) through the window,
+        each on time whatever the one before took: what they cost the server and how long each waited."""
+        await self.fresh_run()
+        stop = asyncio.Event()
+        waits: list[float] = []
+
+        async def poll() -> None:
+            due = time.monotonic()
+            while not stop.is_set():
+                began = time.monotonic()
+                await self.http.get('/status')
+                waits.append(time.monotonic() - began)
+                due += 1 / rate
+                await asyncio.sleep(max(0.0, due - time.monotonic()))  # paced: the rate, not as fast as it goes
+
+        poller = asyncio.create_task(poll())
+        try:
+            measured = await self.window()
+        finally:
+            stop.set()
+            await poller
+        waits.sort()
+        return {'rate': rate, 'requests': len(waits), 'cpu_pct': measured['cpu_pct'],
+                'p50_ms': round(1000 * waits[len(waits) // 2], 1),
+                'p95_ms': round(1000 * waits[int(0.95 * len(waits))], 1)}
+
     async def viewers(self, mode: str, count: int) -> dict[str, Any]:
         await self.fresh_run()
         url = f'ws://127.0.0.1:{self.relay.port}/ws' + ('?mode=changes' if mode == 'changes' else '')

@@ -33,7 +33,7 @@ class Server:
     """`python main.py` on a free port, its output in a temporary log file."""
 
     def __init__(self, *, tasks: int, speed: float, min_duration: float, max_duration: float, seed: int = 1,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, root: Path = ROOT) -> None:
         self.port = free_port()
         self.base = f'http://127.0.0.1:{self.port}'
         self.log = tempfile.NamedTemporaryFile('w+', prefix='taskdemo-bench-', suffix='.log', delete=False)
@@ -44,7 +44,7 @@ class Server:
                    '--speed', f'{speed:g}', '--min-duration', f'{min_duration:g}',
                    '--max-duration', f'{max_duration:g}']
         env = {**clean_env(), 'TASKDEMO_DATA_DIR': self.data_dir, **(extra_env or {})}
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        self.process = subprocess.Popen(command, cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL)
 
     @property

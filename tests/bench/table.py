@@ -83,6 +83,9 @@ def rows(viewer_counts: list[int]) -> list[Row]:
             f'{r["simulator"]["p50_ms"]:.3f} / {r["simulator"]["p95_ms"]:.3f}', None)),
         ('server CPU, run going, no viewer (% of 1 core)', '', lambda r: (
             f'{r["baseline"]["server_cpu_pct"]:.1f} %', None) if 'baseline' in r else (NA, None)),
+        ('GET /status x20/s: server CPU above no-viewer (% of 1 core); wait p50/p95 ms', '', lambda r: (
+            f'{r["status_polling"]["cpu_pct"]["server"] - r["baseline"]["server_cpu_pct"]:.1f} %; '
+            f'{r["status_polling"]["p50_ms"]:.0f} / {r["status_polling"]["p95_ms"]:.0f} ms', None)),
     ]
     for count in viewer_counts:
         table += ws_rows('full', count) + ws_rows('changes', count)

@@ -213,13 +213,11 @@ class ApiMachine(RuleBasedStateMachine):
         wanted: RunSettings | None = None
         if not body.schema_ok:
             expect = 422
-        elif before['state'] == 'running':
-            expect = 409
-        else:
+        else:  # a bad setting is refused whatever the state; a good one while a run is active, 409
             try:
                 wanted = RunSettings.from_mapping(body.value if body.present else {},
                                                   base=RunSettings(**before['settings']))
-                expect = 200
+                expect = 409 if before['state'] == 'running' else 200
             except SettingsError:
                 expect = 422
         answer = self.request('POST', '/start', body, expect=expect)

@@ -1,0 +1,105 @@
+"""One source for every rule: the command line, the API and the settings panel give a bad value the same message,
+because all three are made from the rules in settings.py."""
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from nicegui import ui
+from nicegui.testing import User
+
+from taskdemo.api import install_api, install_error_handlers
+from taskdemo.cli import UsageError, build_parser, parse_args
+from taskdemo.settings import RUN_RULES, SERVER_RULES, RunSettings, Settings, SettingsError
+from taskdemo.simulator import Simulator
+
+BAD = [  # (setting, the text typed on the command line and in the panel, the same value in a JSON body)
+    ('tasks', '0', 0),
+    ('tasks', '10001', 10001),
+    ('tasks', '2.5', 2.5),
+    ('tasks', 'many', 'many'),
+    ('failure_rate', '1.5', 1.5),
+    ('failure_rate', '-0.1', -0.1),
+    ('min_duration', '0', 0),
+    ('max_duration', '1e9', 1e9),
+    ('speed', 'fast', 'fast'),
+    ('speed', '0', 0),
+    ('seed', '-1', -1),
+    ('seed', '1.5', 1.5),
+    ('concurrency', '-1', -1),
+    ('concurrency', 'all', 'all'),
+]
+
+
+def cli_problem(name: str, text: str) -> str:
+    with pytest.raises(UsageError) as raised:
+        parse_args([f'--{name.replace("_", "-")}', text], env={})
+    flag = f'--{name.replace("_", "-")} '
+    assert str(raised.value).startswith(flag)
+    return str(raised.value).removeprefix(flag)
+
+
+async def api_problem(sim: Simulator, name: str, value: object) -> str:
+    app = FastAPI()
+    install_api(app, sim, Settings())
+    install_error_handlers(app)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
+        response = await client.post('/start', json={name: value})
+    assert response.status_code == 422
+    detail = response.json()['detail']
+    assert detail.startswith(f'{name} ')
+    return detail.removeprefix(f'{name} ')
+
+
+@pytest.mark.parametrize(('name', 'text', 'value'), BAD)
+async def test_a_bad_value_gets_the_same_message_from_the_cli_the_api_and_the_panel(user: User, sim, name, text,
+                                                                                    value):
+    await user.open('/')
+    panel_field: ui.input = user.find(marker=f'setting-{name}').elements.pop()
+    panel_field.set_value(text)
+    assert panel_field.error is not None and panel_field.error.startswith(f'{name} ')
+    panel = panel_field.error.removeprefix(f'{name} ')
+    cli = cli_problem(name, text)
+    api = await api_problem(sim, name, value)
+    assert cli == api == panel, (cli, api, panel)
+    assert sim.run is None, 'nothing started'
+
+
+@pytest.mark.parametrize('name', RUN_RULES)
+def test_every_run_setting_is_a_flag_a_body_field_and_a_panel_field(name):
+    flags = {action.dest for action in build_parser()._actions}
+    from taskdemo.api import StartBody
+    from taskdemo.ui.settings_panel import LABELS
+    assert name in flags and name in StartBody.model_fields and name in LABELS
+
+
+def test_the_api_schema_takes_its_bounds_from_the_rules():
+    app = FastAPI()
+    install_api(app, Simulator(), Settings())
+    schema = app.openapi()['components']['schemas']['StartBody']
+    assert schema['additionalProperties'] is False
+    tasks = schema['properties']['tasks']
+    assert (tasks['type'], tasks['minimum'], tasks['maximum']) == ('integer', RUN_RULES['tasks'].low,
+                                                                    RUN_RULES['tasks'].high)
+    assert schema['properties']['speed']['exclusiveMinimum'] == 0
+
+
+@pytest.mark.parametrize('token', ['', ' ', '\t  '])
+def test_an_empty_or_blank_control_token_is_refused_saying_how_to_make_one(token):
+    with pytest.raises(UsageError, match=r'--control-token must be a secret that is not blank \(make a good one '
+                                         r'with python3 -c .*secrets.token_urlsafe'):
+        parse_args(['--control-token', token], env={})
+    with pytest.raises(UsageError, match='TASKDEMO_CONTROL_TOKEN must be a secret that is not blank'):
+        parse_args([], env={'TASKDEMO_CONTROL_TOKEN': token})
+    with pytest.raises(SettingsError, match='control_token'):
+        Settings(control_token=token)
+    assert 'secrets.token_urlsafe' in build_parser().format_help()
+
+
+def test_server_settings_are_checked_by_their_rules():
+    for name, value in (('port', 70000), ('keep_runs', 0), ('host', '')):
+        with pytest.raises(SettingsError) as raised:
+            Settings(**{name: value})
+        assert raised.value.field == name
+        assert raised.value.problem == SERVER_RULES[name].error(value).problem
+    assert RunSettings(tasks=5.0).tasks == 5, 'a whole number written as 5.0 (as JSON may) is a whole number'
