@@ -52,20 +52,23 @@ def free_port() -> int:
 
 
 class Server:
-    """`python main.py` in a subprocess on 127.0.0.1: started, waited for on a real URL, and stopped by its PID."""
+    """`python main.py` in a subprocess on 127.0.0.1: started, waited for on a real URL, and stopped by its PID.
+    `command` and `cwd` run another entry point instead, such as an installed `taskdemo` outside the checkout."""
 
-    def __init__(self, *args: str, log_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, log_dir: Path, port: int | None = None, env: dict[str, str] | None = None,
+                 command: tuple[str, ...] = (sys.executable, 'main.py'), cwd: Path = ROOT) -> None:
         self.args = args if '--data-dir' in args else (*args, '--data-dir', str(log_dir / 'data'))
         self.port = port or free_port()
         self.base = f'http://127.0.0.1:{self.port}'
         self.log_path = log_dir / f'server-{self.port}.log'
         self.env = env or clean_env()
+        self.command, self.cwd = command, cwd
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> Server:
         with self.log_path.open('a') as log:
-            self.process = subprocess.Popen([sys.executable, 'main.py', '--port', str(self.port), *self.args],
-                                            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            self.process = subprocess.Popen([*self.command, '--port', str(self.port), *self.args],
+                                            cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)  # its own process group: see stop()
         deadline = time.monotonic() + timeout
         while True:
