@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from . import __version__
 from .api import install_api, install_error_handlers
 from .driver import Driver
 from .history_api import install_history_api
@@ -24,7 +25,7 @@ PAGE_PATHS = {'/'}
 NATIVE_WINDOW_SIZE = (1200, 820)
 API_DOCS = {
     'title': 'taskdemo API',
-    'version': '0.1.0',
+    'version': __version__,
     'description': (
         'The seed\'s contract, served beside the board: `POST /start`, `POST /reset` and the WebSocket `/ws`, '
         'plus `GET /status`, `POST /cancel`, `POST /retry`, `POST /resume` and the run history.\n\n'
@@ -35,7 +36,9 @@ API_DOCS = {
         'tasks in `individual`, running ones as runs of consecutive ids in `"running": [[first_id, percent, '
         'percent, ...], ...]`.\n\n'
         'When the server runs with a control token, `/start`, `/reset`, `/cancel`, `/resume` and `/retry` need '
-        '`Authorization: Bearer <token>`.'
+        '`Authorization: Bearer <token>`. A browser may call them only from the board\'s own origin or an allowed '
+        '`--cors-origin`: sent from a page of any other site (its `Origin`, or without one its `Referer`, says so), '
+        'they answer 403 and change nothing. Requests without either header (curl, scripts) are not affected.'
     ),
 }
 
@@ -61,7 +64,8 @@ def build(settings: Settings, *, sim: Simulator | None = None,
     install_history_api(app, recorder)
     install_error_handlers(app)
     _answer_unknown_paths_with_404()
-    install_security(app)  # before CORS, which then wraps it: an allowed origin can read a 413 too
+    # before CORS, which then wraps it: an allowed origin can read a 413 too; the same origins may change the board
+    install_security(app, allowed_origins=settings.cors_origins)
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                        allow_methods=['GET', 'POST'], allow_headers=['Authorization', 'Content-Type'])
     if drive:

@@ -1,12 +1,16 @@
-"""Security: the headers every response carries (and that the board still works in Chromium under its policy), the
-control token (needed, and compared in constant time), CORS for the configured origins only, no traceback in any
-answer, text from a task shown as text (never as markup), and a default bind to this machine only.
+"""Security: the headers every response carries, with the Content-Security-Policy of its kind (and that the board and
+the API docs work in Chromium under theirs, and run nothing else), the control token (needed, and compared in
+constant time), CORS for the configured origins only, no traceback in any answer, text from a task shown as text
+(never as markup), and a default bind to this machine only. Requests from other sites: test_cross_site.py.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import httpx
@@ -35,6 +39,25 @@ model.FAILURE_KINDS = ({PAYLOAD!r},)
 INJECTED_JS = '''() => ({
     images: document.querySelectorAll('img[src="x"]').length,
     scripts: [...document.scripts].filter((script) => script.textContent.trim() === 'alert(2)').length})'''
+INJECTED_HANDLER = '<img src="data:," onerror="window.__handlerRan = true" style="display:none">'
+CDN_STAND_INS = {  # what Swagger UI's and ReDoc's pages need of their files to run their own inline code
+    'https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js':
+        'window.SwaggerUIBundle = (options) => { window.__swaggerUrl = options.url; return {}; };'
+        'SwaggerUIBundle.presets = {apis: {}}; SwaggerUIBundle.SwaggerUIStandalonePreset = {};',
+    'https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js': 'window.__redocRan = true;',
+}
+INJECT_SCRIPTS_JS = '''() => new Promise((resolve) => {
+    const inline = document.createElement('script');
+    inline.textContent = 'window.__injectedRan = true;';
+    document.body.append(inline);  // an inline script runs at once, or never
+    const file = document.createElement('script');
+    file.src = 'https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/other.js';
+    file.onload = () => resolve({file: 'ran', inline: window.__injectedRan === true});
+    file.onerror = () => resolve({file: 'refused', inline: window.__injectedRan === true});
+    document.body.append(file);
+})'''
+NO_CONTENT = {'default-src': ["'none'"], 'base-uri': ["'none'"], 'form-action': ["'none'"],
+              'frame-ancestors': ["'none'"]}
 VIOLATIONS_JS = '''
 window.__violations = [];
 document.addEventListener('securitypolicyviolation',
@@ -65,30 +88,45 @@ def idle(board: Server) -> Server:
     return board
 
 
-def test_every_response_says_nosniff_and_carries_a_strict_content_security_policy(idle: Server, figures) -> None:
+def test_every_response_says_nosniff_and_carries_the_policy_of_its_kind(idle: Server, figures) -> None:
     page = httpx.get(f'{idle.base}/')
     static = idle.base + re.search(r'"(/_nicegui/[^"]+\.js)"', page.text).group(1)
-    responses = {
-        'page': page, 'static file': httpx.get(static), 'status': httpx.get(f'{idle.base}/status'),
+    pages = {'page': page, 'docs': httpx.get(f'{idle.base}/docs'), 'redoc': httpx.get(f'{idle.base}/redoc'),
+             'oauth2 redirect': httpx.get(f'{idle.base}/docs/oauth2-redirect')}
+    others = {
+        'static file': httpx.get(static), 'status': httpx.get(f'{idle.base}/status'),
         'schema': httpx.get(f'{idle.base}/openapi.json'), 'favicon': httpx.get(f'{idle.base}/favicon.ico'),
         '404': httpx.get(f'{idle.base}/nope'), '405': httpx.get(f'{idle.base}/start'),
         '422': httpx.post(f'{idle.base}/start', json={'tasks': 0}),
         '413': httpx.post(f'{idle.base}/start', content=b' ' * (MAX_BODY_BYTES + 1)),
-        'docs': httpx.get(f'{idle.base}/docs'),
+        '403': httpx.post(f'{idle.base}/start', headers={'Origin': OTHER_ORIGIN}),
     }
-    for name, response in responses.items():
+    policies = {}
+    for name, response in {**pages, **others}.items():
         assert response.headers.get('x-content-type-options') == 'nosniff', name
-        policy = parse_policy(response.headers.get('content-security-policy', ''))
-        assert policy['default-src'] == ["'self'"], name
-        assert policy['object-src'] == ["'none'"], name
-        assert policy['base-uri'] == ["'self'"], name
-        assert policy['frame-ancestors'] in (["'self'"], ["'none'"]), name
-        assert policy['connect-src'] == ["'self'"], name
-        assert policy['img-src'][:2] == ["'self'", 'data:'], name
-        assert not {'*', 'http:', 'https:', 'data:'} & set(policy['script-src']), name
-    assert responses['static file'].status_code == 200, static
-    figures(responses_checked=len(responses), status_codes={name: r.status_code for name, r in responses.items()},
-            policy=page.headers['content-security-policy'])
+        policies[name] = parse_policy(response.headers.get('content-security-policy', ''))
+    for name in others:  # no page: nothing may load, run or frame it
+        assert policies[name] == NO_CONTENT, (name, policies[name])
+    files, inline = scripts_of(page.text)
+    assert files and inline and all(url.startswith('/_nicegui/') for url in files)
+    assert policies['page'] == {  # eval for Vue and NiceGUI; inline scripts only those of this very page, by hash
+        'default-src': ["'self'"], 'script-src': ["'self'", "'unsafe-eval'", *inline],
+        'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'], 'font-src': ["'self'"],
+        'connect-src': ["'self'"], 'object-src': ["'none'"], 'base-uri': ["'self'"], 'form-action': ["'self'"],
+        'frame-ancestors': ["'self'"]}
+    for name in ('docs', 'redoc', 'oauth2 redirect'):  # exactly the script files they load, and their inline script
+        files, inline = scripts_of(pages[name].text)
+        assert policies[name]['script-src'] == [*files, *inline], (name, policies[name])
+        assert policies[name]['default-src'] == ["'none'"] and policies[name]['object-src'] == ["'none'"], name
+        assert "'unsafe-inline'" not in policies[name]['style-src'] or name == 'redoc', policies[name]  # its CSS-in-JS
+    assert scripts_of(pages['docs'].text)[0] == ['https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js']
+    assert len(policies['docs']['script-src']) == 2 and len(policies['oauth2 redirect']['script-src']) == 1
+    assert policies['redoc']['script-src'] == ['https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js']
+    assert others['static file'].status_code == 200 and others['403'].status_code == 403, static
+    figures(responses_checked=len(policies),
+            status_codes={name: response.status_code for name, response in {**pages, **others}.items()},
+            page_inline_scripts=len(scripts_of(page.text)[1]), page_policy=page.headers['content-security-policy'],
+            docs_policy=pages['docs'].headers['content-security-policy'])
 
 
 def test_the_board_works_under_its_policy_in_chromium(idle: Server, browser, figures) -> None:
@@ -110,22 +148,54 @@ def test_the_board_works_under_its_policy_in_chromium(idle: Server, browser, fig
         page.evaluate(f"new Image().src = 'http://127.0.0.1:{idle.port + 1}/x.png'")
         page.wait_for_function('window.__violations.length > 0')
         heard = page.evaluate('window.__violations')
-        page.goto(f'{idle.base}/docs')  # offline, the CDN files fail to load; the policy must not be what stops them
-        page.wait_for_load_state('load')
-        docs_violations = page.evaluate('window.__violations')
+        # no 'unsafe-inline' for scripts: markup that slipped into the page could not run its event handler
+        page.evaluate('html => document.body.insertAdjacentHTML("beforeend", html)', INJECTED_HANDLER)
+        page.wait_for_function(
+            'window.__handlerRan === true || window.__violations.some((line) => line.startsWith("script-src-attr"))')
+        handler_ran = page.evaluate('window.__handlerRan === true')
     finally:
         context.close()
-    figures(cards=cards, websockets=len(sockets), violations=len(violations) + len(docs_violations),
-            console_csp_messages=len(csp_console))
-    assert not violations and not docs_violations and not csp_console, (violations, docs_violations, csp_console)
+    figures(cards=cards, websockets=len(sockets), violations=len(violations), console_csp_messages=len(csp_console),
+            injected_handler_ran=handler_ran)
+    assert not violations and not csp_console, (violations, csp_console)
     assert cards == 50
     assert any('/_nicegui_ws/' in url for url in sockets), sockets  # socket.io got its WebSocket: connect-src works
     assert heard and heard[0].startswith('img-src'), heard
+    assert not handler_ran
+
+
+def test_the_api_docs_run_only_their_own_script_files_in_chromium(idle: Server, browser, figures) -> None:
+    """Offline, the CDN is played by Playwright: the files the docs load answer with small stand-ins that say they
+    ran, any other file of the same CDN with a script that would say so too. (No `wait_for_function` here: its
+    polling evaluates a string in the page, which these pages rightly refuse.)"""
+    def cdn(route) -> None:
+        stand_in = CDN_STAND_INS.get(route.request.url, 'window.__otherFileRan = true;')
+        route.fulfill(status=200, content_type='application/javascript', body=stand_in)
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script(VIOLATIONS_JS)
+    page.route('https://cdn.jsdelivr.net/**/*.js', cdn)
+    page.route(re.compile(r'^https://(?!cdn\.jsdelivr\.net/).*'), lambda route: route.abort())  # fonts, logos
+    try:
+        page.goto(f'{idle.base}/docs')  # its scripts block the parser: they have run (or been refused) at `load`
+        swagger = {'url': page.evaluate('window.__swaggerUrl'), 'violations': page.evaluate('window.__violations')}
+        # another file of the same CDN, and an inline script; the CDN answers every file, so an error is the policy's
+        swagger['injected'] = page.evaluate(INJECT_SCRIPTS_JS)
+        page.goto(f'{idle.base}/redoc')
+        redoc = {'ran': page.evaluate('window.__redocRan === true'), 'violations': page.evaluate('window.__violations')}
+    finally:
+        context.close()
+    figures(swagger=swagger, redoc=redoc)
+    assert swagger == {'url': '/openapi.json', 'violations': [], 'injected': {'file': 'refused', 'inline': False}}
+    assert redoc == {'ran': True, 'violations': []}
 
 
 def test_text_from_a_task_shows_as_text_never_as_markup(idle: Server, browser, figures) -> None:
     assert httpx.post(f'{idle.base}/start', json={'tasks': 5, 'failure_rate': 1}).status_code == 200
-    context = browser.new_context()
+    # the escaping alone, with the policy out of the way: it would block an inline handler on its own (see
+    # test_the_board_works_under_its_policy_in_chromium), and then this test could not tell escaping from blocking
+    context = browser.new_context(bypass_csp=True)
     page = context.new_page()
     dialogs: list[str] = []
     page.on('dialog', lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -246,7 +316,7 @@ async def test_a_crash_inside_a_route_answers_without_a_traceback(sim: Simulator
     def crash(_sim: Simulator) -> dict:
         raise RuntimeError('secret internals in /home/someone/taskdemo/protocol.py')
 
-    monkeypatch.setattr(protocol, 'status', crash)
+    monkeypatch.setattr(protocol, 'run_state', crash)  # what GET /status builds once per change
     async with whole_app(sim, Settings()) as client:
         response = await client.get('/status')
         still = await client.post('/start')
@@ -267,3 +337,34 @@ def test_the_server_serves_this_machine_only_unless_told_otherwise(figures) -> N
 def parse_policy(header: str) -> dict[str, list[str]]:
     directives = (part.split() for part in header.split(';') if part.strip())
     return {name: sources for name, *sources in directives}
+
+
+def scripts_of(html: str) -> tuple[list[str], list[str]]:
+    """The script files a page loads, and the CSP sources of its inline scripts' sha256, read with Python's own HTML
+    parser (not the server's scan)."""
+    class Scripts(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.files: list[str] = []
+            self.inline: list[str] = []
+            self.text: list[str] | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == 'script':
+                src = dict(attrs).get('src')
+                self.files.extend([src] if src else [])
+                self.text = None if src else []
+
+        def handle_data(self, data: str) -> None:
+            if self.text is not None:
+                self.text.append(data)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == 'script' and self.text is not None:
+                digest = hashlib.sha256(''.join(self.text).encode()).digest()
+                self.inline.append(f"'sha256-{base64.b64encode(digest).decode()}'")
+                self.text = None
+
+    parser = Scripts()
+    parser.feed(html)
+    return parser.files, parser.inline
