@@ -15,7 +15,6 @@ from taskdemo.simulator import Simulator
 from taskdemo.ui.grid import TaskGrid
 from taskdemo.ui.page import create_root
 
-from .browser_grid import BrowserGrid
 from .helpers import FakeClock
 
 
@@ -55,15 +54,15 @@ def another_user(user: User) -> Callable[[], User]:
 
 
 @pytest.fixture
-def browser_grids(monkeypatch) -> list[BrowserGrid]:
-    grids: list[BrowserGrid] = []
+def grid_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple]]:
+    """What the server asks the browser's grid to do, in order: (`run_method` name, arguments). What the browser
+    then draws is tested against the real task_grid.js in Chromium (tests/e2e/test_grid.py)."""
+    calls: list[tuple[str, tuple]] = []
     original = TaskGrid.run_method
 
     def record(grid: TaskGrid, name: str, *args, **kwargs):
-        for mirror in grids:
-            if mirror.grid is grid and name == 'apply':
-                mirror.apply(args[0])
+        calls.append((name, args))
         return original(grid, name, *args, **kwargs)
 
     monkeypatch.setattr(TaskGrid, 'run_method', record)
-    return grids
+    return calls

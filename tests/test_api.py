@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -14,6 +14,7 @@ from taskdemo.api import install_api, install_error_handlers
 from taskdemo.insight import eta_s
 from taskdemo.settings import Settings
 from taskdemo.simulator import RunState, Simulator
+from taskdemo.stream import QUEUE_FRAMES
 
 from .helpers import finish
 
@@ -155,22 +156,21 @@ async def test_with_a_control_token_control_needs_it_and_watching_does_not(sim, 
         assert response.status_code == 200 and sim.active
 
 
-def read_frames(sim: Simulator, url: str, count: int, between: Callable[[int], None] = lambda _: None) -> list[dict]:
-    with TestClient(make_app(sim)) as client, client.websocket_connect(url) as websocket:
-        frames = []
-        for i in range(count):
-            frames.append(json.loads(websocket.receive_text()))
-            between(i)
-        return frames
-
+# The WebSocket tests need a real connection: starlette's TestClient runs the app on an event loop in another
+# thread. Every simulator call while the app runs goes through `client.portal.call`, onto that loop, as the
+# driver's tick does in the real app; none from this thread.
 
 def test_ws_sends_seed_shaped_frames_from_the_first_moment(sim):
-    sim.start()
-    sim.step(45)
-    frames = read_frames(sim, '/ws', 3)
+    with TestClient(make_app(sim)) as client:
+        client.portal.call(sim.start)
+        client.portal.call(sim.step, 45)
+        completed = client.portal.call(lambda: sim.counts.completed)
+        with client.websocket_connect('/ws') as websocket:
+            frames = [json.loads(websocket.receive_text()) for _ in range(3)]
+    assert completed > 0
     for frame in frames:
         assert set(frame) == {'total', 'completed', 'failed', 'individual'}
-        assert frame['total'] == 50 and frame['completed'] == sim.counts.completed
+        assert frame['total'] == 50 and frame['completed'] == completed
         assert len(frame['individual']) == 50
     failed = [entry for entry in frames[0]['individual'].values() if entry['status'] == 'failed']
     assert failed and all(entry['error'].startswith('Simulated failure') for entry in failed)
@@ -178,23 +178,25 @@ def test_ws_sends_seed_shaped_frames_from_the_first_moment(sim):
 
 def test_ws_changes_mode_sends_a_full_frame_then_only_what_changed(make_sim):
     sim = make_sim(tasks=20, min_duration=10, max_duration=100, failure_rate=0, seed=2)
-    sim.start()
-    sim.step(5)
-
-    def move_time(i: int) -> None:
-        if i == 0:
-            sim.step(0.2)  # only the shortest tasks (a percent every 0.1-0.2 s) pass a whole percent here
-
-    frames = read_frames(sim, '/ws?mode=changes', 3, between=move_time)
-    assert len(frames[0]['individual']) == 20
-    moved = {key for key, entry in frames[0]['individual'].items() if sim.tasks[int(key)].progress != entry['progress']}
-    changed: dict[str, dict] = {}
-    for frame in frames[1:]:
-        assert frame['mode'] == 'changes' and frame['completed'] == sim.counts.completed
-        assert all(entry['status'] != 'in_progress' for entry in frame['individual'].values())  # those are in runs
-        protocol.apply_changes(changed, frame)
+    with TestClient(make_app(sim)) as client:
+        client.portal.call(sim.start)
+        client.portal.call(sim.step, 5)
+        with client.websocket_connect('/ws?mode=changes') as websocket:
+            first = json.loads(websocket.receive_text())
+            client.portal.call(sim.step, 0.2)  # only the shortest tasks (a percent every 0.1-0.2 s) pass one here
+            now = client.portal.call(lambda: {str(task.id): protocol.task_entry(task) for task in sim.tasks})
+            moved = {key for key, entry in first['individual'].items() if now[key] != entry}
+            changed: dict[str, dict] = {}
+            for _ in range(QUEUE_FRAMES + 2):  # frames built before the step carry nothing; the next one all of it
+                frame = json.loads(websocket.receive_text())
+                assert frame['mode'] == 'changes' and frame['completed'] == 0
+                assert all(entry['status'] != 'in_progress' for entry in frame['individual'].values())  # in runs
+                protocol.apply_changes(changed, frame)
+                if moved and set(changed) >= moved:
+                    break
+    assert len(first['individual']) == 20
     assert set(changed) == moved and 0 < len(moved) < 20
-    assert all(entry == protocol.task_entry(sim.tasks[int(key)]) for key, entry in changed.items())
+    assert all(entry == now[key] for key, entry in changed.items())
 
 
 def test_ws_with_an_unknown_mode_is_refused(sim):

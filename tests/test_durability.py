@@ -10,6 +10,7 @@ import pytest
 from .helpers import Server
 
 SPEED = '20'  # tasks of 30-120 simulated seconds take 1.5-6 s
+ON_DISK_S = 5.0  # the promise is 0.5 s; the deadline leaves room for a loaded machine, the message says how far off
 
 
 def wait_for_finished(base: str, at_least: int, timeout: float = 20) -> dict:
@@ -23,10 +24,23 @@ def wait_for_finished(base: str, at_least: int, timeout: float = 20) -> dict:
 
 
 def settle(base: str) -> dict:
-    """A status read after 0.6 s more: every task that had finished by the first read is on disk by then."""
+    """A status read, returned once every task that had finished by then is on disk exactly as it read."""
     first = httpx.get(f'{base}/status').json()
-    time.sleep(0.6)  # the promise under test: terminal states reach the disk within 0.5 s
+    finished = {key: entry for key, entry in first['individual'].items() if entry['status'] in {'completed', 'failed'}}
+    started = time.monotonic()
+    while (missing := _not_stored(base, first['run_id'], finished)) and time.monotonic() - started < ON_DISK_S:
+        time.sleep(0.05)  # polling a server that runs in real time
+    assert not missing, f'{len(missing)} finished tasks not on disk after {ON_DISK_S} s: {missing[:3]}'
     return first
+
+
+def _not_stored(base: str, run_id: int, finished: dict[str, dict]) -> list[tuple[str, dict, dict | None]]:
+    """The tasks of `finished` that GET /runs/{id} does not show exactly so: (id, finished as, stored as)."""
+    response = httpx.get(f'{base}/runs/{run_id}')
+    tasks = response.json()['tasks'] if response.status_code == 200 else []
+    stored = {str(task['id']): {'status': task['status'], 'progress': task['progress'],
+                                **({'error': task['error']} if task['error'] is not None else {})} for task in tasks}
+    return [(key, entry, stored.get(key)) for key, entry in finished.items() if stored.get(key) != entry]
 
 
 @pytest.mark.parametrize('stop', ['SIGKILL', 'SIGTERM'])
@@ -62,7 +76,7 @@ def test_a_stopped_server_brings_the_run_back_and_resumes_it(tmp_path, stop):
         for key, entry in after['individual'].items():
             if entry['status'] in {'completed', 'failed'}:
                 assert final['individual'][key] == entry
-        deadline = time.monotonic() + 1.0  # the promise: on disk within 0.5 s
+        deadline = time.monotonic() + ON_DISK_S
         while (history := httpx.get(f'{server.base}/runs').json())[0]['state'] != 'completed':
             assert time.monotonic() < deadline, history
             time.sleep(0.05)  # polling a server that runs in real time

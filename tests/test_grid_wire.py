@@ -46,7 +46,7 @@ def test_a_batch_carries_every_status_change_but_percent_changes_only_for_tasks_
     assert change.transitions and change.tasks - change.transitions
     data = batch(sim, change, range(0, 10))
     shown = {packed >> PROGRESS_BITS for packed in data['p']}
-    assert shown == {i for i in change.tasks - change.transitions if i < 10}
+    assert shown and shown == {i for i in change.tasks - change.transitions if i < 10}
     for packed in data['p']:
         assert packed & 127 == sim.tasks[packed >> PROGRESS_BITS].progress
     assert [entry[0] for entry in data['s']] == sorted(change.transitions)

@@ -7,10 +7,10 @@ from nicegui.testing import User
 from taskdemo.insight import eta_s
 from taskdemo.simulator import RunState, TaskStatus
 from taskdemo.ui.grid import TaskGrid
+from taskdemo.ui.grid_wire import PROGRESS_BITS
 from taskdemo.ui.states import CODES
 from taskdemo.ui.summary import format_duration
 
-from .browser_grid import watch_grid
 from .helpers import finish
 from .test_grid_wire import decode
 
@@ -29,36 +29,43 @@ async def test_an_idle_board_shows_the_start_button_zero_progress_and_50_pending
     await user.should_not_see(marker='summary')
 
 
-async def test_start_process_runs_the_tasks_and_the_button_reads_processing_disabled(user: User, sim,
-                                                                                    browser_grids):
+async def test_start_process_runs_the_tasks_and_the_button_reads_processing_disabled(user: User, sim):
     await user.open('/')
     user.find('Start Process').click()
     assert sim.state == RunState.RUNNING
     button = user.find(marker='start').elements.pop()
     assert button.text == 'Processing...' and not button.enabled
     await user.should_see('Running: 50')
-    mirror = watch_grid(user, browser_grids)
-    for _ in range(40):
-        sim.step(0.5)
-        assert mirror.matches(sim, mirror.grid.shown), 'the browser\'s cards follow the model tick by tick'
-    assert any(task.progress > 0 for task in sim.tasks)
+    sim.step(40)
+    assert sim.counts.completed and sim.counts.running, 'this seed finishes some tasks by 40 s, not all'
+    await user.should_see(f'Completed: {sim.counts.completed}')
+    await user.should_see(f'Running: {sim.counts.running}')
+    assert button.text == 'Processing...' and not button.enabled
 
 
-async def test_status_changes_reach_every_card_but_percents_only_the_cards_on_screen(user: User, sim,
-                                                                                     browser_grids):
+async def test_status_changes_go_to_every_card_but_percents_only_to_the_cards_on_screen(user: User, sim, grid_calls):
+    """What the server sends the grid; what task_grid.js then draws is tested in Chromium (e2e/test_grid.py)."""
     await user.open('/')
     user.find('Start Process').click()
-    mirror = watch_grid(user, browser_grids)
-    mirror.grid.shown = range(0, 10)  # as if the browser showed only the first ten cards
+    sim.step(5)
+    grid_calls.clear()
+    user.find(TaskGrid).trigger('range', {'lo': 0, 'hi': 10})  # the browser shows only the first ten cards
+    now = [(i << PROGRESS_BITS) | sim.tasks[i].progress for i in range(10)]
+    assert grid_calls == [('apply', ({'e': 5.0, 'p': now, 's': [], 'err': {}},))], 'their percents at once'
+    grid_calls.clear()
     sim.step(60)
     counts = sim.counts
     await user.should_see(f'Completed: {counts.completed}')
     await user.should_see(f'Failed: {counts.failed}')
     await user.should_see(f'Running: {counts.running}')
     assert counts.completed and counts.failed, 'this seed finishes some tasks either way by 60 s'
-    assert mirror.matches(sim, range(0, 10))
-    for i in range(10, 50):
-        assert mirror.cards[i][0] == CODES[sim.tasks[i].status]
+    batches = [args[0] for name, args in grid_calls if name == 'apply']
+    assert batches and {name for name, _ in grid_calls} == {'apply'}
+    percents = {packed >> PROGRESS_BITS for batch in batches for packed in batch['p']}
+    assert percents and percents <= set(range(10)), 'percents only for the cards on screen'
+    transitions = {entry[0]: entry[1] for batch in batches for entry in batch['s']}
+    ended = {task.id: CODES[task.status] for task in sim.tasks if task.status != TaskStatus.RUNNING}
+    assert transitions == ended, 'every status change, for every card'
     await user.should_see(f'{sim.percent:.0f}% · {counts.finished} of 50 finished')
 
 
@@ -150,7 +157,7 @@ async def test_the_tab_title_and_a_polite_live_region_follow_the_run(user: User,
     assert announcer.text.startswith('Run 1 finished in')
 
 
-async def test_filter_chips_count_live_and_narrow_the_grid(user: User, sim):
+async def test_filter_chips_count_live_and_narrow_the_grid(user: User, sim, grid_calls):
     await user.open('/')
     toggle = user.find(marker='filters').elements.pop()
     assert list(toggle.options.values()) == ['All 50', 'Running 0', 'Completed 0', 'Failed 0', 'Pending 50']
@@ -159,9 +166,7 @@ async def test_filter_chips_count_live_and_narrow_the_grid(user: User, sim):
     counts = sim.counts
     assert toggle.options['completed'] == f'Completed {counts.completed}'
     assert toggle.options['failed'] == f'Failed {counts.failed}' and 'pending' not in toggle.options
+    grid_calls.clear()
     toggle.set_value('failed')
-    grid = user.find(TaskGrid).elements.pop()
-    assert grid.filter == [CODES[TaskStatus.FAILED]]
     toggle.set_value('all')
-    assert grid.filter == []
-
+    assert grid_calls == [('showOnly', ([CODES[TaskStatus.FAILED]],)), ('showOnly', ([],))]

@@ -55,7 +55,8 @@ def test_a_run_ends_with_every_task_completed_or_failed_and_counters_agree_at_ev
     assert sim.state == RunState.COMPLETED
     assert sim.counts.completed + sim.counts.failed == 50
     assert sim.percent == 100
-    assert all(task.progress == 100 for task in sim.tasks if task.status == TaskStatus.COMPLETED)
+    assert sim.counts.completed and all(task.progress == 100 for task in sim.tasks
+                                        if task.status == TaskStatus.COMPLETED)
     assert sim.run.finished_s <= 120.5
 
 

@@ -29,18 +29,21 @@ async def test_a_changes_client_that_joins_between_broadcasts_misses_nothing(sim
     early, _ = broadcaster.subscribe('changes')
     sim.start()
     broadcaster.broadcast()  # a full frame: the run is new
-    assert len(json.loads(early.queue.get_nowait())['individual']) == 50
+    seen_early = json.loads(early.queue.get_nowait())['individual']
+    assert len(seen_early) == 50
     sim.step(5)
     late, first = broadcaster.subscribe('changes')
-    shown = json.loads(first)['individual']
+    seen_late = json.loads(first)['individual']
     sim.step(5)
     broadcaster.broadcast()
-    update = json.loads(late.queue.get_nowait())
-    assert update['mode'] == 'changes'
-    protocol.apply_changes(shown, update)
-    assert shown == {str(t.id): {'status': t.status.value, 'progress': t.progress, **({'error': t.error} if t.error
-                     else {})} for t in sim.tasks}
-    assert early.queue.get_nowait() is not None
+    update = late.queue.get_nowait()
+    assert early.queue.get_nowait() is update, 'one changes frame, built once for both'
+    assert json.loads(update)['mode'] == 'changes'
+    model = {str(t.id): {'status': t.status.value, 'progress': t.progress, **({'error': t.error} if t.error else {})}
+             for t in sim.tasks}
+    for seen in (seen_early, seen_late):
+        protocol.apply_changes(seen, json.loads(update))
+        assert seen == model
     broadcaster.unsubscribe(early)
     broadcaster.unsubscribe(late)
 

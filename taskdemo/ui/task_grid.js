@@ -115,6 +115,9 @@ export default {
       Object.assign(this.attempts, batch.att || {});
       this.elapsed = batch.e;
       this.tick++;
+      // filtered, a task that leaves (or joins) the view moves the others into new places: tell Python which
+      // tasks are on screen now, or a card that slid in keeps the percent it had when it was off screen
+      if (this.listed && (batch.s || []).length) this.$nextTick(this.measure);
     },
     showOnly(codes) {
       this.filter = codes || [];
@@ -140,7 +143,8 @@ export default {
         this.last = Math.min(size, Math.max(this.first, lastRow * this.columns));
       }
       if (this.count <= DRAW_ALL_UP_TO) return; // Python sends every percent of a small grid anyway
-      const range = `${this.listed ? 'ids' : 'range'}:${this.first}:${this.last}`;
+      // filtered, the same places may hold other tasks after a batch: the report names the tasks themselves
+      const range = this.listed ? `ids:${this.shown.join(',')}` : `range:${this.first}:${this.last}`;
       if (range !== this.reported) {
         this.reported = range;
         this.$emit('range', this.listed ? { ids: this.shown } : { lo: this.first, hi: this.last });

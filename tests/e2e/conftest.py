@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ..environment import require
 from ..helpers import ROOT, Server
 
 CHROMIUM = os.environ.get('TASKDEMO_CHROMIUM', '/usr/bin/chromium')
@@ -21,15 +22,6 @@ CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backg
                  '--disable-component-update', '--disable-sync', '--no-first-run']
 SCREENSHOTS = ROOT / 'artifacts' / 'screenshots'
 E2E_SPEED = '30'  # tasks of 30-120 simulated seconds take 1-4 s: long enough to watch, short enough to finish
-
-
-def require(reason: str | None) -> None:
-    """Skip with the reason, or fail when running in CI."""
-    if reason is None:
-        return
-    if os.environ.get('CI'):
-        pytest.fail(f'{reason} (CI is set, so this is a failure, not a skip)')
-    pytest.skip(reason)
 
 
 def browser_missing() -> str | None:

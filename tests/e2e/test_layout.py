@@ -45,14 +45,8 @@ def test_a_large_run_fills_the_width_and_draws_only_what_is_on_screen(browser, s
         assert page.evaluate(OVERFLOW) <= 0
         assert 0 < cards.count() < 400, 'only the rows on screen (and a few more) are in the page'
         page.evaluate('window.scrollTo(0, document.documentElement.scrollHeight)')
-        last = page.locator('.task-card[data-task="1999"]')
-        expect(last).to_be_in_viewport()
-        # the cards scrolled to catch up with the server at once: their percent is the server's
-        before = httpx.get(f'{server.base}/status').json()['individual']['1999']['progress']
-        page.wait_for_timeout(300)  # one round trip and a tick
-        shown = int(last.locator('.task-pct').inner_text().rstrip('%') or 100)
-        after = httpx.get(f'{server.base}/status').json()['individual']['1999']['progress']
-        assert before <= shown <= after + 1
+        expect(page.locator('.task-card[data-task="1999"]')).to_be_in_viewport()
+        assert 0 < cards.count() < 400, 'scrolled: still only the rows on screen (their percents: test_grid.py)'
     finally:
         page.close()
 

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import re
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -67,6 +66,16 @@ def wait_until(condition: Callable[[], Any], *, timeout: float, every: float = 0
     while not (result := condition()):
         assert time.monotonic() < deadline, f'{what}: not within {timeout} s'
         time.sleep(every)
+    return result
+
+
+async def until(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
+    """`wait_until` for what this test's own event loop brings (a Viewer's frames): it yields to the loop while it
+    polls."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f'{what}: not within {timeout} s'
+        await asyncio.sleep(0.02)
     return result
 
 
@@ -267,30 +276,3 @@ async def _engineio_connect(base: str, page: Page) -> tuple[Any, bool]:
     while (reply := str(await asyncio.wait_for(websocket.recv(), 10))).startswith('2'):
         await websocket.send('3')  # an engine.io ping before the answer: pong
     return websocket, reply.startswith('40')  # 40: connected; 44: refused (no such client)
-
-
-# ---- mounts (root only) ------------------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def small_tmpfs(path: Path, size: str):
-    """A tmpfs of `size` mounted at `path` for the test: a real file system that really fills up (or goes
-    read-only). Needs root (CAP_SYS_ADMIN); the caller skips when mounting is refused."""
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size},mode=0755', 'tmpfs', str(path)], check=True,
-                   capture_output=True, timeout=10)
-    try:
-        yield path
-    finally:
-        subprocess.run(['umount', '-l', str(path)], check=False, capture_output=True, timeout=10)
-
-
-def can_mount(scratch: Path) -> str | None:
-    """None when this process may mount a tmpfs; otherwise why not."""
-    if os.geteuid() != 0:
-        return 'mounting a small file system needs root'
-    try:
-        with small_tmpfs(scratch, '64k'):
-            return None
-    except (subprocess.CalledProcessError, OSError) as error:
-        stderr = getattr(error, 'stderr', b'') or b''
-        return f'mount -t tmpfs was refused here: {stderr.decode().strip() or error}'

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from ..helpers import Server
-from .servers import SOAK, Viewer, check_status, parse_strict, problems, wait_for_disk, wait_until
+from .servers import SOAK, Viewer, check_status, parse_strict, problems, until, wait_for_disk, wait_until
 
 CLIENTS = 4
 PER_CLIENT = 250 if SOAK else 50  # 200 requests in CI, 1,000 in the long version
@@ -33,7 +33,7 @@ async def test_concurrent_start_reset_cancel_leave_one_consistent_state(tmp_path
         watching = asyncio.create_task(viewer.watch(stop))
         reads: list[str] = []
         polling = asyncio.create_task(_read_status_until(base, stop, reads))
-        await asyncio.sleep(0.3)  # the viewer is connected and has its first frame
+        await until(lambda: viewer.arrivals, timeout=10, what='the viewer has its first frame')
         started = time.monotonic()
         clients = [httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=PER_CLIENT))
                    for _ in range(CLIENTS)]
@@ -46,7 +46,8 @@ async def test_concurrent_start_reset_cancel_leave_one_consistent_state(tmp_path
             for client in clients:
                 await client.aclose()
         storm_s = time.monotonic() - started
-        await asyncio.sleep(0.6)  # a frame after the storm
+        await until(lambda: sum(arrival > started + storm_s for arrival in viewer.arrivals) >= 2, timeout=10,
+                    what='a frame built after the storm')  # the second to arrive after it was surely built after it
         stop.set()
         await asyncio.gather(watching, polling)
 
@@ -93,8 +94,8 @@ def test_a_run_ended_just_before_a_reset_or_a_new_run_is_stored_as_ended(tmp_pat
             for _ in range(5):
                 assert _pipelined(server.port, ['/cancel', '/start']) == [200, 200]
             ended = list(range(first, first + 5))
-        time.sleep(1.0)  # the promise: a run's end is on disk within 0.5 s
-        stored = {run['id']: run['state'] for run in httpx.get(f'{server.base}/runs').json()}
+        stored = wait_until(lambda: _stored_unless_running(server.base, ended), timeout=10,
+                            what=f'runs {ended} stored as ended, not running')
         if ending == 'reset':  # the reset run is the newest on disk: a restart shows it
             server.stop()
             server.start()
@@ -105,6 +106,12 @@ def test_a_run_ended_just_before_a_reset_or_a_new_run_is_stored_as_ended(tmp_pat
             assert after['state'] == 'idle', f'a restart brought the reset run back as {after["state"]}'
     finally:
         server.stop()
+
+
+def _stored_unless_running(base: str, runs: list[int]) -> dict[int, str] | None:
+    """The stored state of every run, once none of `runs` is stored as running (a run's end is on disk)."""
+    stored = {run['id']: run['state'] for run in httpx.get(f'{base}/runs').json()}
+    return None if any(stored.get(run_id, 'running') == 'running' for run_id in runs) else stored
 
 
 async def _drive(client: httpx.AsyncClient, plan: list[str], sizes: list[int]) -> list[tuple[str, int, dict]]:

@@ -2,9 +2,9 @@
 folder read-only at start. The server says so in one clear line, keeps serving /status, the board and /ws, and
 once the disk is back no finished task is lost.
 
-The full disk and the read-only folder are real: a small tmpfs is mounted for the test (root only; skipped with the
-reason otherwise). As root, chmod does not stop writes, so "no write permission" runs main.py as root without the
-capability that overrides file permissions."""
+The full disk and the read-only folder are real: a small tmpfs is mounted for the test (root only: skipped with the
+reason otherwise, failed when CI is set; see tests/environment.py). As root, chmod does not stop writes, so "no write
+permission" runs main.py as root without the capability that overrides file permissions."""
 from __future__ import annotations
 
 import asyncio
@@ -23,8 +23,9 @@ import pytest
 
 from taskdemo.store import FILE_NAME
 
+from ..environment import remount_read_only, require, tmpfs
 from ..helpers import ROOT, Server, clean_env, free_port
-from .servers import SOAK, Viewer, can_mount, check_status, problems, small_tmpfs, wait_for_disk
+from .servers import SOAK, Viewer, check_status, problems, wait_for_disk, wait_until
 
 LOCK_S = 20.0 if SOAK else 7.0  # longer than the store's busy timeout (5 s), so a write really fails
 FULL_S = 20.0 if SOAK else 3.0
@@ -35,7 +36,7 @@ SLOW_READ_S = 1.0
 async def test_a_database_locked_by_another_process_is_logged_and_loses_no_finished_task(tmp_path, figures):
     with Server('--speed', '10', '--tasks', '300', '--seed', '5', log_dir=tmp_path) as server:
         run_id = httpx.post(f'{server.base}/start').json()['run_id']
-        await asyncio.sleep(1.0)  # the first batch (every task's plan) is on disk
+        await _planned_on_disk(server.base, run_id, 300)
         with _locked(tmp_path / 'data' / FILE_NAME):
             serving = await _serving_while(server.base, LOCK_S)
         figures_, final, stored = await _after_the_run(server, run_id)
@@ -51,11 +52,11 @@ async def test_a_database_locked_by_another_process_is_logged_and_loses_no_finis
 
 async def test_a_run_started_while_the_database_is_locked_does_not_freeze_the_viewers(tmp_path, figures):
     with Server('--speed', '10', '--tasks', '300', log_dir=tmp_path) as server:
-        httpx.post(f'{server.base}/start')
-        await asyncio.sleep(1.0)
+        run_id = httpx.post(f'{server.base}/start').json()['run_id']
+        await _planned_on_disk(server.base, run_id, 300)
         with _locked(tmp_path / 'data' / FILE_NAME):
             async def restart() -> float:
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(1.0)  # the scenario: the lock has stood a second, the writer waits on it
                 async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
                     assert (await http.post('/cancel')).status_code == 200
                     started = time.monotonic()
@@ -67,13 +68,11 @@ async def test_a_run_started_while_the_database_is_locked_does_not_freeze_the_vi
 
 
 async def test_a_full_disk_is_logged_and_loses_no_finished_task(tmp_path, figures):
-    if reason := can_mount(tmp_path / 'probe'):
-        pytest.skip(reason)
-    with small_tmpfs(tmp_path / 'disk', '4m') as disk:
+    with tmpfs(tmp_path / 'disk', '4m') as disk:
         with Server('--speed', '10', '--tasks', '2000', '--seed', '6', '--data-dir', str(disk / 'data'),
                     log_dir=tmp_path) as server:
             run_id = httpx.post(f'{server.base}/start').json()['run_id']
-            await asyncio.sleep(1.0)  # the first batch is on disk, the write-ahead log still growing
+            await _planned_on_disk(server.base, run_id, 2000)  # the write-ahead log still growing
             with _filled(disk) as filled:
                 serving = await _serving_while(server.base, FULL_S)
             figures_, final, stored = await _after_the_run(server, run_id)
@@ -95,14 +94,13 @@ async def test_a_full_disk_is_logged_and_loses_no_finished_task(tmp_path, figure
 def test_a_data_folder_that_cannot_be_written_at_start_is_one_line_and_exit_2(tmp_path, figures, cause):
     """tests/test_durability.py covers a data folder that is a file; these are the two other ways it happens."""
     if cause == 'read-only file system':
-        if reason := can_mount(tmp_path / 'probe'):
-            pytest.skip(reason)
-        with small_tmpfs(tmp_path / 'disk', '4m') as disk:
+        with tmpfs(tmp_path / 'disk', '4m') as disk:
             data = disk / 'data'
             with Server('--speed', '100', '--tasks', '5', '--data-dir', str(data), log_dir=tmp_path) as server:
-                httpx.post(f'{server.base}/start')  # yesterday's runs are in the folder
-                time.sleep(1.0)  # the run ends and is written
-            subprocess.run(['mount', '-o', 'remount,ro', str(disk)], check=True, capture_output=True, timeout=10)
+                run_id = httpx.post(f'{server.base}/start').json()['run_id']  # yesterday's runs are in the folder
+                wait_until(lambda: _stored_run(server.base, run_id).get('state') == 'completed', timeout=30,
+                           what='the run ends and is written')
+            remount_read_only(disk)
             result = _main(data)
     else:
         data = tmp_path / 'data'
@@ -121,6 +119,18 @@ def test_a_data_folder_that_cannot_be_written_at_start_is_one_line_and_exit_2(tm
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------------
+
+async def _planned_on_disk(base: str, run_id: int, tasks: int) -> None:
+    """Wait until the run's first batch is on disk: the store lists every task of it (with its plan)."""
+    await asyncio.to_thread(wait_until, lambda: len(_stored_run(base, run_id).get('tasks', [])) == tasks,
+                            timeout=30, what=f'every task of run {run_id} on disk')
+
+
+def _stored_run(base: str, run_id: int) -> dict[str, Any]:
+    """GET /runs/{id}; an empty dict while the run is not on disk yet."""
+    response = httpx.get(f'{base}/runs/{run_id}', timeout=10)
+    return response.json() if response.status_code == 200 else {}
+
 
 async def _serving_while(base: str, seconds: float) -> dict[str, Any]:
     """For `seconds`: a /ws viewer's gaps, /status every 0.25 s (each checked) and the board every second."""
@@ -213,8 +223,8 @@ def _main(data: Path, *, without_override: bool = False) -> subprocess.Completed
     (CAP_DAC_OVERRIDE), so that the folder's permissions apply to it as to anybody."""
     prefix: list[str] = []
     if without_override:
-        if shutil.which('setpriv') is None:
-            pytest.skip('as root, a folder without write permission needs setpriv (util-linux) to mean anything')
+        require(None if shutil.which('setpriv') else
+                'as root, a folder without write permission needs setpriv (util-linux) to mean anything')
         dropped = '-dac_override,-dac_read_search'
         prefix = ['setpriv', f'--bounding-set={dropped}', f'--inh-caps={dropped}']
     return subprocess.run([*prefix, sys.executable, 'main.py', '--data-dir', str(data), '--port', str(free_port())],
