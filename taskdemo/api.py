@@ -198,9 +198,13 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
 
     @app.get('/status', response_model=None, tags=['watch'],
              responses={200: {'model': StatusReply, 'description': 'the whole state'}})
-    async def status() -> Response:
+    async def status(accept_encoding: Annotated[str, Header(include_in_schema=False)] = '') -> Response:
         """The whole state: a `/ws` frame plus the state of the run, and how many `/ws` clients are listening."""
-        return Response(statuses.text(streams=len(broadcaster.subscribers)), media_type='application/json')
+        streams = len(broadcaster.subscribers)
+        if 'gzip' in accept_encoding.lower():  # compressed here, from a cache: not again per request downstream
+            return Response(statuses.gzip(streams=streams), media_type='application/json',
+                            headers={'Content-Encoding': 'gzip', 'Vary': 'Accept-Encoding'})
+        return Response(statuses.text(streams=streams), media_type='application/json')
 
     @app.websocket('/ws')
     async def stream(websocket: WebSocket, mode: Annotated[str, Query()] = 'full') -> None:

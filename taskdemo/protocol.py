@@ -6,10 +6,13 @@ simulator version, however many clients ask for it.
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
 
 from . import insight
 from .simulator import Simulator, Task, TaskStatus
+
+GZIP_LEVEL = 1  # 465 KB of /status at 10,000 tasks: 1.8 ms and 55 KB at level 1, 29 ms and 41 KB at 9
 
 
 def task_entry(task: Task) -> dict[str, Any]:
@@ -119,16 +122,39 @@ class FrameCache:
 class StatusCache:
     """`GET /status` as text: the full frame (shared with the `/ws` broadcaster) and the run's state are built once
     per simulator version; only the moment (elapsed time, ETA, throughput) is added per request. At 10,000 tasks a
-    request then costs a string join, not a 400 KB frame built and encoded again."""
+    request then costs a string join, not a 400 KB frame built and encoded again.
+
+    Compressed the same way: the gzip stream of the part built once is kept with the compressor's state, and each
+    request compresses only its own short tail on a copy of it. Compressing the whole 465 KB answer per request
+    (what NiceGUI's gzip middleware would do) cost about 44 ms of CPU each time."""
 
     def __init__(self, sim: Simulator, frames: FrameCache) -> None:
         self._sim = sim
         self._frames = frames
         self._version = -1
         self._body = ''
+        self._gzip_version = -1
+        self._gzip_head = b''
+        self._gzip_state: Any = None
 
     def text(self, **extra: Any) -> str:
+        return f'{self._head()},{self._tail(extra)}'
+
+    def gzip(self, **extra: Any) -> bytes:
+        """The same answer as `text`, gzip-compressed."""
+        head = self._head()
+        if self._gzip_version != self._version:
+            compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: the gzip format
+            self._gzip_head = compressor.compress(f'{head},'.encode()) + compressor.flush(zlib.Z_SYNC_FLUSH)
+            self._gzip_state, self._gzip_version = compressor, self._version
+        compressor = self._gzip_state.copy()
+        return self._gzip_head + compressor.compress(self._tail(extra).encode()) + compressor.flush()
+
+    def _head(self) -> str:
         if self._version != self._sim.version:
             self._body = self._frames.full()[:-1] + ',' + dumps(run_state(self._sim))[1:-1]
             self._version = self._sim.version
-        return f'{self._body},{dumps({**moment(self._sim), **extra})[1:]}'
+        return self._body
+
+    def _tail(self, extra: dict[str, Any]) -> str:
+        return dumps({**moment(self._sim), **extra})[1:]

@@ -1,7 +1,9 @@
 """The wire shapes: `/status` is built once per change of the simulator, however many ask, and still tells the time."""
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 
 from taskdemo import protocol
 from taskdemo.simulator import Simulator
@@ -34,3 +36,17 @@ def test_status_tells_the_time_even_when_no_task_changed(make_sim):
     assert sim.version == version
     second = json.loads(statuses.text())
     assert second['elapsed_s'] == first['elapsed_s'] + 1
+
+
+def test_status_compressed_is_the_same_answer_and_its_head_is_compressed_once_per_version(make_sim, monkeypatch):
+    sim: Simulator = make_sim(tasks=500, seed=4)
+    statuses = protocol.StatusCache(sim, protocol.FrameCache(sim))
+    compressors = []
+    real = zlib.compressobj
+    monkeypatch.setattr(zlib, 'compressobj', lambda *args: (compressors.append(args), real(*args))[1])
+    sim.start()
+    for seconds in (10, 20):
+        sim.step(seconds)
+        for streams in range(3):
+            assert gzip.decompress(statuses.gzip(streams=streams)) == statuses.text(streams=streams).encode()
+    assert len(compressors) == 2, 'one compression of the big part per version, however many ask'

@@ -70,14 +70,17 @@ def main(argv: list[str] | None = None) -> int:
         kill_leftovers()
     print(f'\nGET /status x{args.rate:g}/s at {args.tasks:,} tasks (speed 2), {args.rounds} rounds side by side, '
           f'{args.seconds:g} s windows; CPU in % of one core\n')
-    print('| code | server, run going, no viewer | with the requests | extra | wait p50 / p95 ms |')
-    print('|---|---|---|---|---|')
+    print('| code | server, run going, no viewer | with the requests | extra | requests answered (asked) | '
+          'wait p50 / p95 ms |')
+    print('|---|---|---|---|---|---|')
     for name, rounds in found.items():
         def span(key: str, rounds: list[dict[str, Any]] = rounds) -> str:
             values = [r[key] for r in rounds]
             return f'{min(values):.1f}-{max(values):.1f}' if len(values) > 1 else f'{values[0]:.1f}'
         waits = f'{statistics.median(r["p50_ms"] for r in rounds):.0f} / {max(r["p95_ms"] for r in rounds):.0f}'
-        print(f'| {name} | {span("baseline")} % | {span("polled")} % | {span("extra")} % | {waits} |')
+        answered = '-'.join(str(r['requests']) for r in rounds)
+        print(f'| {name} | {span("baseline")} % | {span("polled")} % | {span("extra")} % | {answered} '
+              f'({args.rate * args.seconds:.0f}) | {waits} |')
     return 0
 
 
