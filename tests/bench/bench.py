@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--json', default='tests/bench/results.json', help='where to write the results')
     parser.add_argument('--quick', action='store_true', help='a short smoke run')
     parser.add_argument('--no-page', action='store_true', help='skip the Chromium page')
+    parser.add_argument('--root', default=str(ROOT),
+                        help='run the server from this checkout (e.g. an older commit, to measure side by side)')
     parser.add_argument('--server-env', action='append', default=[], metavar='NAME=VALUE',
                         help='an environment variable for the server, e.g. TASKDEMO_COMPRESSION=on (repeatable)')
     args = parser.parse_args(argv)
@@ -66,7 +68,7 @@ async def bench_size(tasks: int, args: argparse.Namespace, browser: Any, log: An
     result['simulator'] = time_steps(settings, steps=300, budget_s=10 if args.quick else 30)
     replay = Replay.of(settings, started_at=0.0)
     server = Server(tasks=tasks, speed=args.speed, min_duration=args.min_duration, max_duration=args.max_duration,
-                    extra_env=dict(item.split('=', 1) for item in args.server_env))
+                    extra_env=dict(item.split('=', 1) for item in args.server_env), root=Path(args.root))
     try:
         await measure_server(result, server, replay, settings, args, browser, log)
     except Exception as error:  # noqa: BLE001 (one size that fails is reported; the others still run)
