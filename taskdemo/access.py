@@ -69,12 +69,4 @@ def parse_origin(text: str) -> Origin | None:
 def _is_host(source: Origin, host: str | None) -> bool:
     """Is `source` the host and port that the `Host` header names? Without a port there, the default port of the
     source's own scheme."""
-    if not host:
-        return False
-    try:
-        parts = urlsplit(f'//{host.strip()}')
-        port = parts.port
-    except ValueError:
-        return False
-    hostname = (parts.hostname or '').lower()
-    return hostname == source.host and (DEFAULT_PORTS[source.scheme] if port is None else port) == source.port
+    return bool(host) and parse_origin(f'{source.scheme}://{host}') == source

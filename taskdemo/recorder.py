@@ -123,10 +123,10 @@ class Recorder:
         if include_progress:
             self._progress = set()
         self._run_dirty = False
-        tasks = self.sim.tasks
-        return Batch(runs=[self._run_row()], tasks=[task_row(run.id, tasks[i]) for i in sorted(whole)],
+        tasks, changed = self.sim.tasks, sorted(whole)
+        return Batch(runs=[self._run_row()], tasks=[task_row(run.id, tasks[i]) for i in changed],
                      percents=[(run.id, i, tasks[i].progress) for i in sorted(percent_only)],
-                     attempts=[row for i in sorted(whole) for row in attempt_rows(run.id, tasks[i])])
+                     attempts=[row for i in changed for row in attempt_rows(run.id, tasks[i])])
 
     def _run_row(self) -> tuple:
         run, counts = self.sim.run, self.sim.counts

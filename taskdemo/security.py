@@ -103,7 +103,7 @@ SCRIPT_END = re.compile(r'</script(?=[\t\n\f\r />])', re.IGNORECASE)
 def policy_for(path: str, html: bytes | None) -> str:
     """The Content-Security-Policy for a response to `path`: `html` is its body when it is an HTML page."""
     if html is None:
-        return _header(NO_CONTENT_POLICY)
+        return NO_CONTENT_HEADER
     files, hashes = _scripts(html)
     for prefix, policy in DOCS_POLICIES.items():
         if path == prefix or path.startswith(f'{prefix}/'):
@@ -259,6 +259,9 @@ def _scripts(html: bytes) -> tuple[list[str], list[str]]:
 
 def _header(policy: dict[str, str]) -> str:
     return '; '.join(f'{name} {sources}' for name, sources in policy.items())
+
+
+NO_CONTENT_HEADER = _header(NO_CONTENT_POLICY)  # what most responses carry: joined once, not per response
 
 
 def _detail(size: str, limit: int) -> str:

@@ -104,9 +104,6 @@ class Rule:
             raise self.error(value)
         return value
 
-    def read(self, text: str) -> Any:
-        return self.check(self.parse(text))
-
     def error(self, value: Any) -> SettingsError:
         return SettingsError(self.name, f'must be {self.expected}, got {_described(value)}')
 
