@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from taskdemo.simulator import TaskStatus
-
-CSS = (Path(__file__).resolve().parent.parent / 'taskdemo' / 'ui' / 'board.css').read_text()
+from taskdemo.ui.page import CSS  # every style sheet the page loads, as it loads them
 
 
 def luminance(hex_colour: str) -> float:

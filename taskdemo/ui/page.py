@@ -24,7 +24,8 @@ from .titles import TITLE
 PRIMARY = '#1d4ed8'  # NiceGUI's default blue carries white text at only 3:1; this one at 6.7:1
 NEGATIVE = '#b91c1c'
 POSITIVE = '#15803d'
-CSS = (Path(__file__).parent / 'board.css').read_text()
+STYLES = ('board.css', 'grid.css', 'panels.css')  # the page around the grid; the cards; the panels and dialogs
+CSS = '\n'.join((Path(__file__).parent / name).read_text() for name in STYLES)
 
 
 def create_root(sim: Simulator, *, control_token: str | None = None,

@@ -13,7 +13,7 @@ from ..helpers import Server, clean_env
 from .conftest import SCREENSHOTS, require
 
 START_BUTTON_BLUE = (29, 78, 216)  # taskdemo.ui.page.PRIMARY
-PENDING_GRAY = (229, 231, 235)  # .task-pending in board.css
+PENDING_GRAY = (229, 231, 235)  # .task-pending in grid.css
 WINDOW_TIMEOUT_S = 60
 
 
