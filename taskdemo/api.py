@@ -136,8 +136,10 @@ def install_api(app: FastAPI, sim: Simulator, settings: Settings, *,
                          409: {'model': Problem, 'description': 'a run is already active'},
                          422: {'model': Problem, 'description': 'a setting is unknown or out of range'}})
     async def start(body: Annotated[StartBody | None, Body()] = None) -> dict[str, Any]:
-        """Start a run, with the settings in force or those in the body (which then stay in force). A bad setting
-        is a 422 whatever the state, as the body's schema says; a good one while a run is active, a 409."""
+        """Start a run, with the settings in force or those in the body. The body's settings stay in force for later
+        runs, except the seed: that is for this run only, and later runs go back to the server's own seed (`--seed`,
+        usually none, so each run draws one). A bad setting is a 422 whatever the state, as the body's schema says;
+        a good one while a run is active, a 409."""
         new_settings = None
         if body is not None:
             try:

@@ -16,6 +16,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from nicegui import Event
 
@@ -59,6 +60,7 @@ class Simulator:
                  rng: random.Random | None = None,
                  progress_of: ProgressFunction = linear_progress) -> None:
         self.settings = settings or RunSettings()
+        self._default_seed = self.settings.seed  # every run without a seed of its own uses it (see start)
         self.run: Run | None = None
         self.tasks: list[Task] = []
         self.counts = Counts()
@@ -114,19 +116,23 @@ class Simulator:
     # ---- control ----------------------------------------------------------------------------------------------
 
     def start(self, settings: RunSettings | None = None) -> Run:
-        """Start a new run with `settings` (which then stay in force) or the settings in force.
+        """Start a new run with `settings`, or with the settings in force.
 
-        A finished run is replaced by the new one; an active run raises RunActiveError and is left untouched.
+        The settings of a started run stay in force for later runs, except its seed: later runs go back to the
+        simulator's own seed (the one it was made with, `--seed`/`TASKDEMO_SEED`; usually none, so each run draws
+        one), so that a seed given for one run does not silently fix every later one. The run keeps its seed
+        (`run.seed`, `run.settings.seed`). A finished run is replaced by the new one; an active run raises
+        RunActiveError and is left untouched.
         """
         if self.active:
             raise RunActiveError(f'run {self.run.id} is still running; cancel or reset it first')
-        if settings is not None:
-            self.settings = settings
-        seed = self.settings.seed if self.settings.seed is not None else self._rng.randrange(2**32)
+        chosen = settings if settings is not None else self.settings
+        seed = chosen.seed if chosen.seed is not None else self._rng.randrange(2**32)
         self._runs_started += 1
-        self.run = Run(id=self._runs_started, settings=self.settings, seed=seed, started_at=self._clock())
-        self._set_tasks(self.settings.tasks)
-        self.tasks = plan_tasks(self.settings, seed)
+        self.run = Run(id=self._runs_started, settings=chosen, seed=seed, started_at=self._clock())
+        self.settings = chosen if chosen.seed == self._default_seed else replace(chosen, seed=self._default_seed)
+        self._set_tasks(chosen.tasks)
+        self.tasks = plan_tasks(chosen, seed)
         self._waiting.extend(range(len(self.tasks)))
         self._fill_slots()
         self._emit(structure=True)
@@ -156,9 +162,10 @@ class Simulator:
         return True
 
     def restore(self, run: Run, tasks: list[Task]) -> None:
-        """Show a run that was stored (the last one, after a restart). Later runs are numbered after it."""
+        """Show a run that was stored (the last one, after a restart). Later runs are numbered after it, and take
+        its settings but not its seed (as after start)."""
         self.run = run
-        self.settings = run.settings
+        self.settings = replace(run.settings, seed=self._default_seed)
         self.tasks = tasks
         self.counts = Counts()
         for task in tasks:

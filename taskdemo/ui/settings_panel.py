@@ -1,98 +1,253 @@
-"""The settings panel (collapsed until wanted): shape the next run, checked in place by the same rules and with
-the same messages as the command line and the API, and shared as a link (`/?tasks=200&seed=7`)."""
+"""The settings panel: a dialog at the right of the board (the full width on a phone) that shapes the next run.
+
+Its fields are checked by the rules the command line and the API use (`RUN_RULES` in settings.py), but say what
+is wrong in words a person reads; the failure rate is in percent here and a fraction everywhere else (the API, the
+CLI, shared links). A shared link (`/?tasks=200&seed=7`) opens the panel at once, filled, with bad values flagged.
+"""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from nicegui import ui
 
-from ..settings import RUN_RULES, RunSettings, SettingsError, run_settings_from_text
+from ..settings import RUN_RULES, RunSettings, SettingsError
 from ..simulator import RunActiveError, Simulator
 
+PERCENT = 'failure_rate'  # the one field shown in percent
 DURATIONS = ('min_duration', 'max_duration')
 LABELS = {
-    'tasks': 'Tasks (1-10,000)',
-    'failure_rate': 'Failure rate (0-1)',
+    'tasks': f'Tasks (1-{int(RUN_RULES["tasks"].high):,})',
+    'failure_rate': 'Failure rate (%)',
     'min_duration': 'Shortest task (simulated s)',
     'max_duration': 'Longest task (simulated s)',
-    'speed': 'Speed (simulated s per s)',
+    'speed': 'Speed (simulated s per real s)',
     'seed': 'Seed (empty: random)',
-    'concurrency': 'Max concurrency (0: all at once)',
+    'concurrency': 'Tasks at once, at most (0: no limit)',
+}
+NAMES = {  # what "Fix ... to start" calls a field
+    'tasks': 'the number of tasks',
+    'failure_rate': 'the failure rate',
+    'min_duration': 'the shortest task',
+    'max_duration': 'the longest task',
+    'speed': 'the speed',
+    'seed': 'the seed',
+    'concurrency': 'the tasks at once',
 }
 
 
-def as_texts(settings: RunSettings) -> dict[str, str]:
-    return {name: '' if value is None else f'{value:g}' if isinstance(value, float) else str(value)
+def _bound(name: str) -> str:
+    return f'{RUN_RULES[name].high:,g}' if RUN_RULES[name].kind == 'number' else f'{int(RUN_RULES[name].high):,}'
+
+
+MESSAGES = {  # the bounds are the rules' own; the CLI and the API keep their messages, which name the setting
+    'tasks': f'Tasks must be a whole number from 1 to {_bound("tasks")}',
+    'failure_rate': 'Failure rate must be between 0 and 100 %',
+    'min_duration': f'The shortest task must last more than 0 s and at most {_bound("min_duration")} s (a week)',
+    'max_duration': f'The longest task must last more than 0 s and at most {_bound("max_duration")} s (a week)',
+    'speed': f'Speed must be more than 0 and at most {_bound("speed")}',
+    'seed': f'Seed must be a whole number from 0 to {_bound("seed")}, or empty for a random one',
+    'concurrency': f'Tasks at once must be a whole number from 0 (no limit) to {_bound("concurrency")}',
+}
+CROSSED = {  # the durations are checked together; the field edited last gets the message
+    'min_duration': 'The shortest task must not be longer than the longest',
+    'max_duration': 'The longest task must not be shorter than the shortest',
+}
+WAITING = 'A run is going on: these settings apply to the next run'
+LOCKED = 'Enter the control token to start runs'
+
+
+def next_run_line(settings: RunSettings) -> str:
+    """The next run in plain words: "Next run: 50 tasks, about 20 % fail, 30-120 s each at 10x, random seed"."""
+    return f'Next run: {described(settings)}, {seed_words(settings.seed)}'
+
+
+def described(settings: RunSettings) -> str:
+    """Everything but the seed: "1,000 tasks, about 20 % fail, 30-120 s each at 10x, at most 10 at once"."""
+    count = f'{settings.tasks:,} task{"" if settings.tasks == 1 else "s"}'
+    rate = settings.failure_rate
+    failing = 'none fail' if rate == 0 else 'all fail' if rate == 1 else f'about {rate * 100:,.3g} % fail'
+    low, high = _number(settings.min_duration), _number(settings.max_duration)
+    lasting = f'{low} s each' if low == high else f'{low}-{high} s each'
+    parts = [count, failing, f'{lasting} at {_number(settings.speed)}x']
+    if settings.concurrency:
+        parts.append(f'at most {settings.concurrency:,} at once')
+    return ', '.join(parts)
+
+
+def seed_words(seed: int | None) -> str:
+    return 'random seed' if seed is None else f'seed {seed}'  # a seed is a name to copy: no thousands separators
+
+
+def field_texts(settings: RunSettings) -> dict[str, str]:
+    """What the fields show for these settings: the failure rate in percent, numbers with thousands separators."""
+    return {name: '' if value is None else str(value) if name == 'seed' else
+            _percent_text(value) if name == PERCENT else _number(value, exact=True)
             for name, value in settings.as_dict().items()}
 
 
+def link_texts(settings: RunSettings) -> dict[str, str]:
+    """A share link's query, as the API takes the values (the failure rate a fraction); a random seed left out."""
+    return {name: str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+            for name, value in settings.as_dict().items() if value is not None}
+
+
 class SettingsPanel:
+    """One dialog per page: `open()` shows it, `update()` follows the runs (the page calls it on every change of
+    the run and when a token unlocks control)."""
+
     def __init__(self, sim: Simulator, *, query: Mapping[str, str], may_control: Callable[[], bool]) -> None:
         self._sim = sim
         self._may_control = may_control
-        linked = {name: value for name, value in query.items() if name in RUN_RULES}
-        texts = {**as_texts(sim.settings), **linked}
-        with ui.expansion('Settings', icon='tune', value=bool(linked)).classes('w-full').mark('settings'):
+        self._crossed = 'min_duration'  # which duration a "shortest longer than longest" message goes to
+        linked = {name: _percent_text(value) if name == PERCENT else value
+                  for name, value in query.items() if name in RUN_RULES}
+        self._filled = field_texts(sim.settings)
+        texts = {**self._filled, **linked}
+        with ui.dialog(value=bool(linked)).props('position=right full-height').classes('settings-dialog') \
+                .mark('settings') as self._dialog, ui.card().classes('settings-card').mark('settings-card'):
+            with ui.row().classes('w-full items-center justify-between no-wrap'):
+                ui.label('Settings').classes('text-lg font-bold').props('role=heading aria-level=2')
+                ui.button(icon='close', on_click=self._dialog.close).props('flat round aria-label=Close')
             self._in_force = ui.label().classes('text-sm').mark('settings-in-force')
-            with ui.row().classes('w-full gap-3'):
-                self._inputs = {name: ui.input(LABELS[name], value=texts[name],
-                                               validation=lambda value, name=name: self._problem(name, value))
-                                .props('dense outlined').classes('w-48').mark(f'setting-{name}')
-                                for name in RUN_RULES}
-            with ui.row().classes('items-center gap-3'):
+            self._seeds = ui.label().classes('text-sm').mark('settings-seeds')
+            self._inputs = {
+                name: ui.input(LABELS[name], value=texts[name],
+                               placeholder='random' if name == 'seed' else None,
+                               validation=lambda _value, name=name: self.problems().get(name),
+                               on_change=lambda _event, name=name: self._edited(name))
+                .props('outlined dense').classes('w-full').mark(f'setting-{name}')
+                for name in RUN_RULES}
+            with ui.row().classes('w-full items-center gap-x-3 gap-y-1'):
                 self._apply = ui.button('Start with these settings', on_click=self.start).mark('start-with')
-                ui.button('Share link', on_click=self.share, icon='link').props('flat').mark('share')
-                self._link = ui.label().classes('text-sm break-all').mark('share-link')
-        for name in linked:
-            self._inputs[name].validate()  # a bad value in a link shows its message at once
+                self._reason = ui.label().classes('text-sm settings-reason').props('role=status') \
+                    .mark('start-reason')
+            self._apply.props(f'aria-describedby=c{self._reason.id}')
+            ui.button('Share link', on_click=self.share, icon='link').props('flat').mark('share')
+            self._link = ui.label().classes('text-sm break-all').mark('share-link')
+        if linked:
+            self._validate_all()  # a bad value in a link shows its message at once
         self.update()
 
-    def current(self) -> RunSettings:
-        """The settings in the fields; raises SettingsError naming the first bad one."""
-        return run_settings_from_text({name: field.value or '' for name, field in self._inputs.items()},
-                                      base=self._sim.settings)
+    def open(self) -> None:
+        """Show the panel; fields nobody has edited show the settings now in force."""
+        if self._texts() == self._filled:
+            self._filled = field_texts(self._sim.settings)
+            for name, field in self._inputs.items():
+                field.value = self._filled[name]
+        self._dialog.open()
+
+    def problems(self) -> dict[str, str]:
+        """The message of every field whose value is bad, by field name."""
+        return self._read()[1]
+
+    def current(self) -> RunSettings | None:
+        """The settings in the fields, or None while one is bad."""
+        values, problems = self._read()
+        return None if problems else RunSettings(**values)
 
     def start(self) -> None:
-        if not self._may_control():
-            return
-        try:
-            settings = self.current()
-        except SettingsError as error:
-            ui.notify(f'Not started: {error}', type='negative')
-            return
+        settings = self.current()
+        if settings is None or not self._may_control():
+            return  # the button is disabled then, and says why
         try:
             self._sim.start(settings)
         except RunActiveError as error:
             ui.notify(f'Not started: {error}', type='warning')
+            return
+        self._dialog.close()  # the board shows the run
 
     def share(self) -> None:
-        try:
-            settings = self.current()
-        except SettingsError as error:
-            ui.notify(f'No link: {error}', type='negative')
+        settings = self.current()
+        if settings is None:
+            ui.notify(f'No link: {" · ".join(self.problems().values())}', type='negative')
             return
-        texts = {name: text for name, text in as_texts(settings).items() if text != ''}
-        self._link.text = f'/?{urlencode(texts)}'
+        self._link.text = f'/?{urlencode(link_texts(settings))}'
         ui.clipboard.write(self._link.text)
 
     def update(self) -> None:
-        settings = self._sim.settings
-        run = self._sim.run
-        seed = f'seed {run.seed}' if run else f'seed {settings.seed}' if settings.seed is not None else 'random seed'
-        limit = f'at most {settings.concurrency} at once' if settings.concurrency else 'all at once'
-        self._in_force.text = (f'In force: {settings.tasks} tasks, failure rate {settings.failure_rate:g}, '
-                               f'{settings.min_duration:g}-{settings.max_duration:g} s, speed {settings.speed:g}, '
-                               f'{seed}, {limit}.')
-        self._apply.enabled = self._may_control() and not self._sim.active
+        settings, run = self._sim.settings, self._sim.run
+        self._in_force.text = f'In force: {described(settings)}.'
+        next_seed = f'Next run: {seed_words(settings.seed)}'
+        self._seeds.text = f'This run: seed {run.seed} · {next_seed}' if run else next_seed
+        self._show_start()
 
-    def _problem(self, name: str, text: str | None) -> str | None:
-        """The message a bad value gets (the same as on the command line and from the API), or None."""
-        texts = {name: text or ''}
-        if name in DURATIONS and hasattr(self, '_inputs'):  # the two durations are checked together
-            texts = {field: self._inputs[field].value or '' for field in DURATIONS} | texts
-        try:
-            run_settings_from_text(texts, base=RunSettings())
-        except SettingsError as error:
-            return str(error) if error.field == name else None
-        return None
+    def _show_start(self) -> None:
+        """Start is enabled only when it would start a run; otherwise the line beside it says why not."""
+        problems = self.problems()
+        if problems:
+            reason = f'Fix {_joined([NAMES[name] for name in RUN_RULES if name in problems])} to start'
+        elif not self._may_control():
+            reason = LOCKED
+        elif self._sim.active:
+            reason = WAITING
+        else:
+            reason = ''
+        self._apply.enabled = not reason
+        self._reason.text = reason
+
+    def _edited(self, name: str) -> None:
+        if name in DURATIONS:
+            self._crossed = name
+        self._validate_all(but=name)  # the edited field validates itself; the durations depend on each other
+        self._show_start()
+
+    def _validate_all(self, *, but: str | None = None) -> None:
+        for name, field in self._inputs.items():
+            if name != but:
+                field.validate(return_result=False)
+
+    def _texts(self) -> dict[str, str]:
+        return {name: field.value or '' for name, field in self._inputs.items()}
+
+    def _read(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The values of the fields, and the message of each bad one."""
+        values: dict[str, Any] = {}
+        problems: dict[str, str] = {}
+        for name, text in self._texts().items():
+            try:
+                values[name] = _value(name, text)
+            except SettingsError:
+                problems[name] = MESSAGES[name]
+        if not problems.keys() & set(DURATIONS) and values['min_duration'] > values['max_duration']:
+            problems[self._crossed] = CROSSED[self._crossed]
+        return values, problems
+
+
+def _value(name: str, text: str) -> Any:
+    """A field's value by the setting's rule; raises SettingsError. The failure rate is read in percent."""
+    rule = RUN_RULES[name]
+    text = text.strip()
+    if re.fullmatch(r'[+-]?\d{1,3}(,\d{3})+(\.\d*)?', text):  # 10,000; not 0,5, which may mean a half
+        text = text.replace(',', '')
+    if name != PERCENT:
+        return rule.check(rule.parse(text))
+    percent = rule.parse(text.removesuffix('%').strip())
+    try:
+        fraction = round(percent / 100, 12)  # 33.3 % is 0.333, not 0.33299999999999996
+    except (TypeError, OverflowError):  # no number, or one too large for a float
+        raise rule.error(text) from None
+    return rule.check(fraction)
+
+
+def _percent_text(fraction: Any) -> str:
+    """A fraction (a number, or a link's text) as the percent field shows it; text that is no number stays."""
+    try:
+        return _number(round(float(fraction) * 100, 10), exact=True)
+    except (TypeError, ValueError, OverflowError):
+        return str(fraction)
+
+
+def _number(value: float, *, exact: bool = False) -> str:
+    """A number as people read it: 1,000 and 0.5, not 1000.0 (`exact` keeps every digit, for a field)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        return f'{value:,}'
+    return f'{value:,}' if exact else f'{value:,.6g}'
+
+
+def _joined(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f'{", ".join(words[:-1])} and {words[-1]}'

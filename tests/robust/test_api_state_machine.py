@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -144,6 +144,7 @@ class ApiMachine(RuleBasedStateMachine):
         TALLY['sequences'] += 1
         self.clock = FakeClock()
         self.sim: Simulator
+        self.server_seed: int | None = None
         self.client: httpx.AsyncClient | None = None
         self.loop: asyncio.AbstractEventLoop
         self.step_no = 0
@@ -159,6 +160,7 @@ class ApiMachine(RuleBasedStateMachine):
     @initialize(settings=run_settings())
     def build(self, settings: RunSettings) -> None:
         self.sim = Simulator(settings, clock=self.clock, rng=random.Random(0))  # replayable: no hidden randomness
+        self.server_seed = settings.seed  # `--seed`: a run's own seed does not stay in force, this one does
         self.loop = asyncio.new_event_loop()
         transport = httpx.ASGITransport(make_app(self.sim), raise_app_exceptions=False)  # a crash must show as 500
         self.client = httpx.AsyncClient(transport=transport, base_url='http://test')
@@ -215,8 +217,8 @@ class ApiMachine(RuleBasedStateMachine):
             expect = 422
         else:  # a bad setting is refused whatever the state; a good one while a run is active, 409
             try:
-                wanted = RunSettings.from_mapping(body.value if body.present else {},
-                                                  base=RunSettings(**before['settings']))
+                in_force = replace(RunSettings(**before['settings']), seed=self.server_seed)
+                wanted = RunSettings.from_mapping(body.value if body.present else {}, base=in_force)
                 expect = 409 if before['state'] == 'running' else 200
             except SettingsError:
                 expect = 422

@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hypothesis import settings as hypothesis_settings
@@ -212,6 +212,7 @@ class SimulatorMachine(RuleBasedStateMachine):
         self.max_run_id = 0
         self.run_records: dict[int, tuple[RunSettings, int, float]] = {}  # run id -> settings, seed, started_at
         self.saved: tuple[Run, list[Task]] | None = None
+        self.server_seed: int | None = None  # the simulator's own seed (`--seed`): later runs go back to it
 
     # ---- plumbing -------------------------------------------------------------------------------------------
 
@@ -233,6 +234,7 @@ class SimulatorMachine(RuleBasedStateMachine):
     @initialize(settings=run_settings(), started=st.booleans())
     def build(self, settings: RunSettings, started: bool) -> None:
         self._use(Simulator(settings, clock=self.clock, rng=random.Random(0)))
+        self.server_seed = settings.seed
         if started:
             self.start(None)
 
@@ -255,7 +257,8 @@ class SimulatorMachine(RuleBasedStateMachine):
         TALLY['started'] += 1
         wanted = settings or in_force
         assert run is sim.run and run.id == self.max_run_id + 1, 'every new run gets the next, unused number'
-        assert run.settings == wanted and sim.settings == wanted
+        assert run.settings == wanted
+        assert sim.settings == replace(wanted, seed=self.server_seed), 'all but the seed stays in force'
         assert run.started_at == self.clock.now
         if wanted.seed is not None:
             assert run.seed == wanted.seed
@@ -420,11 +423,12 @@ class SimulatorMachine(RuleBasedStateMachine):
         run, tasks = stored(self.sim)
         expected = [TaskView.of(task) for task in tasks]
         fresh = Simulator(RunSettings(tasks=1), clock=self.clock, rng=random.Random(1))
+        self.server_seed = None
         fresh.restore(run, tasks)
         self._use(fresh)
         assert [TaskView.of(task) for task in fresh.tasks] == expected
         assert fresh.state == (RunState.INTERRUPTED if self.prev.state == RunState.RUNNING else self.prev.state)
-        assert fresh.settings == run.settings
+        assert fresh.settings == replace(run.settings, seed=None), 'all but the seed of the stored run'
 
     @precondition(lambda self: self.sim.run is not None)
     @rule()
@@ -443,7 +447,7 @@ class SimulatorMachine(RuleBasedStateMachine):
         expected = [TaskView.of(task) for task in tasks]
         self.sim.restore(run, tasks)
         assert [TaskView.of(task) for task in self.sim.tasks] == expected
-        assert self.sim.run.id == run.id and self.sim.settings == run.settings
+        assert self.sim.run.id == run.id and self.sim.settings == replace(run.settings, seed=self.server_seed)
 
     # ---- invariants -----------------------------------------------------------------------------------------
 
@@ -500,7 +504,8 @@ class SimulatorMachine(RuleBasedStateMachine):
             limit = sim.run.settings.concurrency or sim.total
             assert c.running <= limit, f'{c.running} tasks run at once, the limit is {limit}'
             assert c.pending == 0 or c.running == limit, f'a free slot was left empty: {c}'
-            assert sim.settings == sim.run.settings, 'the settings in force are the active run\'s'
+            assert replace(sim.settings, seed=None) == replace(sim.run.settings, seed=None), \
+                'the settings in force are the active run\'s, but for the seed'
         elif sim.state in {RunState.COMPLETED, RunState.CANCELLED}:
             assert c.finished == sim.total and sim.run.finished_s is not None
         else:
