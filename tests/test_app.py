@@ -18,6 +18,7 @@ from taskdemo.app import build
 from taskdemo.settings import Settings
 from taskdemo.simulator import RunState, Simulator
 from taskdemo.ui.states import CODES
+from taskdemo.ui.summary import format_duration
 
 from .helpers import finish
 from .test_grid_wire import decode
@@ -141,7 +142,10 @@ async def test_the_history_panel_lists_finished_runs_and_opens_one(stored_user: 
     assert table.rows[0]['state'] == 'completed'
     stored_user.find(marker='history-table').trigger('open', 1)
     await stored_user.should_see(marker='run-dialog')
-    await stored_user.should_see(f'completed: {sim.counts.completed} completed, {sim.counts.failed} failed')
+    counts = sim.counts
+    took = format_duration(sim.run.finished_s)
+    outcome = f'Completed in {took}: {counts.completed} completed, {counts.failed} failed'
+    await stored_user.should_see(outcome, marker='run-outcome')
     dialog_grid = stored_user.find(marker='stored-grid').elements.pop()
     assert [entry[:2] for entry in decode(dialog_grid.props['snapshot'])] == [
         (CODES[task.status], task.progress) for task in sim.tasks]

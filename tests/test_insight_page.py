@@ -70,6 +70,7 @@ async def test_a_click_on_a_card_opens_its_details_which_follow_the_task_live(us
     assert [row['attempt'] for row in rows] == ['1', '2']
     assert rows[0]['outcome'] == f'Failed: {first_error}' and rows[0]['progress'] == f'{first_progress}%'
     assert rows[1]['outcome'] == 'Running' and rows[1]['duration'] == '1.0 s so far'
+    assert rows[1]['started'] == f'at {task.started_s:.1f} s', 'seconds since the run started, as on the timeline'
     user.find(TaskGrid).trigger('open', {'id': 999})  # no such task: nothing changes, nothing breaks
     await user.should_see(f'Task {task.id}: Running', marker='details-heading')
 

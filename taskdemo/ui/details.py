@@ -1,5 +1,7 @@
 """A task's details, opened by a click on its card (or Enter on a focused card): state, attempts, start and end
-times, duration, the progress history of each attempt, and errors. It follows the task live while open."""
+times, duration, the progress history of each attempt, and errors. It follows the task live while open.
+
+Times are seconds since the run started, as on the timeline ("at 12.4 s"), with the clock time below them."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,6 +10,7 @@ from nicegui import ui
 
 from .. import insight
 from ..simulator import Attempt, Simulator, Task, TaskStatus
+from .dialogs import dialog_heading
 from .states import ICONS, WORDS
 from .summary import format_duration
 
@@ -17,6 +20,11 @@ def clock_time(run_started_at: float, offset_s: float | None) -> str:
     if offset_s is None:
         return '-'
     return datetime.fromtimestamp(run_started_at + offset_s).strftime('%H:%M:%S')
+
+
+def run_time(offset_s: float | None) -> str:
+    """A moment of the run as the timeline shows it: at 12.4 s (since the run started)."""
+    return '-' if offset_s is None else f'at {offset_s:,.1f} s'
 
 
 def attempt_rows(sim: Simulator, task: Task) -> list[dict[str, str]]:
@@ -35,9 +43,11 @@ def attempt_rows(sim: Simulator, task: Task) -> list[dict[str, str]]:
         outcome = (WORDS[task.status] if attempt is current else 'Failed') + (
             f': {attempt.error}' if attempt.error else '')
         rows.append({
-            'attempt': str(attempt.number),
-            'started': clock_time(started_at, attempt.started_s),
-            'ended': clock_time(started_at, attempt.finished_s),
+            'attempt': f'{attempt.number:,}',
+            'started': run_time(attempt.started_s),
+            'started_clock': '' if attempt.started_s is None else clock_time(started_at, attempt.started_s),
+            'ended': run_time(attempt.finished_s),
+            'ended_clock': '' if attempt.finished_s is None else clock_time(started_at, attempt.finished_s),
             'duration': '-' if took is None else format_duration(took) + (' so far' if ongoing else ''),
             'progress': f'{attempt.progress}%',
             'outcome': outcome,
@@ -50,6 +60,15 @@ COLUMNS = [
     for name, label in [('attempt', 'Attempt'), ('started', 'Started'), ('ended', 'Ended'),
                         ('duration', 'Duration'), ('progress', 'Progress'), ('outcome', 'Outcome')]
 ]
+# a moment: seconds since the run started, and the clock time in small text below
+MOMENT = r'''
+<q-td :props="props">
+  <div>{{ props.value }}</div>
+  <div v-if="props.row[props.col.name + '_clock']" class="moment-clock text-xs">
+    {{ props.row[props.col.name + '_clock'] }}
+  </div>
+</q-td>
+'''
 
 
 class TaskDetails:
@@ -59,14 +78,13 @@ class TaskDetails:
         self._sim = sim
         self.task_id: int | None = None
         with ui.dialog() as self._dialog, ui.card().classes('w-full max-w-2xl').mark('details'):
-            with ui.row().classes('w-full items-center justify-between'):
-                self._heading = ui.label().classes('text-lg font-bold').props('role=heading aria-level=2') \
-                    .mark('details-heading')
-                ui.button(icon='close', on_click=self._dialog.close).props('flat round aria-label=Close')
+            self._heading = dialog_heading(self._dialog, close_mark='details-close').mark('details-heading')
             self._facts = ui.label().classes('text-sm whitespace-pre-line').mark('details-facts')
             ui.label('Progress history, one row per attempt').classes('text-sm font-semibold')
             self._history = ui.table(columns=COLUMNS, rows=[], row_key='attempt').props('dense flat wrap-cells') \
                 .classes('w-full').mark('details-history')
+            for name in ('started', 'ended'):
+                self._history.add_slot(f'body-cell-{name}', MOMENT)
         self._dialog.on('hide', self._forget)
 
     def open(self, task_id: int) -> None:
@@ -88,8 +106,8 @@ class TaskDetails:
             return
         sim = self._sim
         task = sim.tasks[self.task_id]
-        self._heading.text = f'{ICONS[task.status]} Task {task.id}: {WORDS[task.status]}'
-        facts = [f'Attempt {task.attempt}' + (f' (retried {task.attempt - 1}×)' if task.attempt > 1 else ''),
+        self._heading.text = f'{ICONS[task.status]} Task {task.id:,}: {WORDS[task.status]}'
+        facts = [f'Attempt {task.attempt:,}' + (f' (retried {task.attempt - 1:,}×)' if task.attempt > 1 else ''),
                  f'Progress {task.progress}%']
         if task.status == TaskStatus.RUNNING and sim.run is not None:
             remaining = insight.task_remaining_s(task, sim.run.elapsed_s)

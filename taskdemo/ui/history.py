@@ -9,42 +9,78 @@ from nicegui import events, ui
 
 from ..recorder import Recorder
 from ..store import RunRow
+from .dialogs import dialog_heading
 from .grid import TaskGrid
 from .summary import format_duration
 
+NARROW = 'gt-xs'  # Quasar: shown from 600 px up; a phone gets the run, its state, success and the actions only
 COLUMNS = [
     {'name': 'id', 'label': 'Run', 'field': 'id', 'align': 'left'},
-    {'name': 'when', 'label': 'Started', 'field': 'when', 'align': 'left'},
-    {'name': 'settings', 'label': 'Settings', 'field': 'settings', 'align': 'left'},
-    {'name': 'state', 'label': 'State', 'field': 'state', 'align': 'left'},
-    {'name': 'counts', 'label': 'Completed / failed', 'field': 'counts', 'align': 'left'},
+    {'name': 'when', 'label': 'Started', 'field': 'when', 'align': 'left', 'classes': NARROW, 'headerClasses': NARROW},
+    {'name': 'settings', 'label': 'Settings', 'field': 'settings', 'align': 'left', 'classes': NARROW,
+     'headerClasses': NARROW},
+    {'name': 'state', 'label': 'State', 'field': 'state_text', 'align': 'left'},
+    {'name': 'counts', 'label': 'Completed / failed', 'field': 'counts', 'align': 'left', 'classes': NARROW,
+     'headerClasses': NARROW},
     {'name': 'rate', 'label': 'Success', 'field': 'rate', 'align': 'right'},
-    {'name': 'duration', 'label': 'Duration', 'field': 'duration', 'align': 'right'},
-    {'name': 'actions', 'label': '', 'field': 'id', 'align': 'right'},
+    {'name': 'duration', 'label': 'Duration', 'field': 'duration', 'align': 'right', 'classes': NARROW,
+     'headerClasses': NARROW},
+    {'name': 'actions', 'label': 'Actions', 'field': 'id', 'align': 'right'},
 ]
 ACTIONS = r'''
 <q-td :props="props">
-  <q-btn flat dense no-caps color="primary" label="Open" :aria-label="'Open run ' + props.row.id"
-         @click="() => $parent.$emit('open', props.row.id)" />
-  <a class="q-ml-sm text-primary" :href="'runs/' + props.row.id + '/export.json'" download>JSON</a>
-  <a class="q-ml-sm text-primary" :href="'runs/' + props.row.id + '/export.csv'" download>CSV</a>
+  <div class="history-actions">
+    <q-btn flat dense no-caps color="primary" label="Open" :aria-label="'Open run ' + props.row.id"
+           @click="() => $parent.$emit('open', props.row.id)" />
+    <a :href="'runs/' + props.row.id + '/export.json'" :aria-label="'Run ' + props.row.id + ' as JSON'"
+       download>JSON</a>
+    <a :href="'runs/' + props.row.id + '/export.csv'" :aria-label="'Run ' + props.row.id + ' as CSV'" download>CSV</a>
+  </div>
 </q-td>
 '''
+STATE_WORDS = {  # a run's state, and how its duration reads after it: "Completed in 1 min 5 s"
+    'running': ('Running', 'for'),
+    'completed': ('Completed', 'in'),
+    'cancelled': ('Cancelled', 'after'),
+    'interrupted': ('Interrupted', 'after'),
+}
 
 
 def table_row(row: RunRow) -> dict:
-    settings = row.settings
     return {
         'id': row.id,
         'when': time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(row.started_at)),
-        'settings': (f"{settings['tasks']} tasks, {settings['failure_rate']:g} failing, "
-                     f"{settings['min_duration']:g}-{settings['max_duration']:g} s, ×{settings['speed']:g}, "
-                     f"seed {row.seed}"),
+        'settings': settings_text(row.settings, row.seed),
         'state': row.state,
-        'counts': f'{row.completed} / {row.failed}',
-        'rate': '' if row.success_rate is None else f'{row.success_rate:.0f}%',
-        'duration': format_duration(row.finished_s if row.finished_s is not None else row.elapsed_s),
+        'state_text': state_words(row.state)[0],
+        'counts': f'{row.completed:,} / {row.failed:,}',
+        'rate': '' if row.success_rate is None else f'{row.success_rate:.0f} %',
+        'duration': format_duration(run_seconds(row)),
     }
+
+
+def settings_text(settings: dict, seed: int) -> str:
+    """1,000 tasks, 20 % failing, 30-120 s, ×1, seed 7 (and "10 at a time" when the run had a limit)."""
+    text = (f"{settings['tasks']:,} tasks, {100 * settings['failure_rate']:g} % failing, "
+            f"{settings['min_duration']:,g}-{settings['max_duration']:,g} s, ×{settings['speed']:g}")
+    if settings.get('concurrency'):
+        text += f", {settings['concurrency']:,} at a time"
+    return f'{text}, seed {seed}'
+
+
+def outcome_text(row: RunRow) -> str:
+    """Completed in 1 min 5 s: 35 completed, 15 failed (and 3 cancelled, when any were)."""
+    word, joint = state_words(row.state)
+    text = f'{word} {joint} {format_duration(run_seconds(row))}: {row.completed:,} completed, {row.failed:,} failed'
+    return text + (f', {row.cancelled:,} cancelled' if row.cancelled else '')
+
+
+def state_words(state: str) -> tuple[str, str]:
+    return STATE_WORDS.get(state, (state.capitalize(), 'after'))
+
+
+def run_seconds(row: RunRow) -> float:
+    return row.finished_s if row.finished_s is not None else row.elapsed_s
 
 
 class HistoryPanel:
@@ -52,7 +88,7 @@ class HistoryPanel:
         self._recorder = recorder
         with ui.expansion('History', icon='history').classes('w-full').mark('history') as self._expansion:
             self._table = ui.table(columns=COLUMNS, rows=[], row_key='id', pagination=10) \
-                .classes('w-full').props('flat dense').mark('history-table')
+                .classes('history-table w-full').props('flat dense wrap-cells').mark('history-table')
             self._table.add_slot('body-cell-actions', ACTIONS)
             self._table.on('open', self.open)
         self._expansion.on_value_change(self.refresh)
@@ -74,11 +110,9 @@ class HistoryPanel:
             return
         stored = SimpleNamespace(tasks=tasks, run=SimpleNamespace(elapsed_s=row.elapsed_s), total=len(tasks), version=0)
         with ui.dialog() as dialog, ui.card().classes('w-full max-w-screen-lg').mark('run-dialog'):
-            with ui.row().classes('w-full items-center justify-between'):
-                ui.label(f'Run {row.id}: {table_row(row)["settings"]}').classes('text-lg font-semibold')
-                ui.button('Close', on_click=dialog.close).props('flat')
-            ui.label(f'{row.state}: {row.completed} completed, {row.failed} failed, {row.cancelled} cancelled; '
-                     f'{table_row(row)["duration"]}').classes('text-sm')
+            dialog_heading(dialog, f'Run {row.id:,}', close_mark='run-close').mark('run-heading')
+            ui.label(outcome_text(row)).classes('text-base').mark('run-outcome')
+            ui.label(settings_text(row.settings, row.seed)).classes('text-sm').mark('run-settings')
             TaskGrid(stored).mark('stored-grid')  # read-only: nothing ever sends it changes
         dialog.on('hide', dialog.delete)
         dialog.open()

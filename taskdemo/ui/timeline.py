@@ -6,23 +6,32 @@ tasks), since each refresh sends every bar: about 20 bytes a bar.
 """
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Callable
 from typing import Any
 
-from nicegui import ui
+from nicegui import events, ui
 
 from ..simulator import Simulator, TaskStatus
 from .states import WORDS
 
 ROWS_SHOWN = 60  # rows on screen at first (5 px each); at 1,000 tasks all of them would be a third of a pixel
 EARLIER = 'earlier'  # the series of earlier (failed) attempts of retried tasks
-SERIES = [  # (key, legend name, colour): the board's card colours
-    (TaskStatus.RUNNING.value, WORDS[TaskStatus.RUNNING], '#4b5563'),
-    (TaskStatus.COMPLETED.value, WORDS[TaskStatus.COMPLETED], '#15803d'),
-    (TaskStatus.FAILED.value, WORDS[TaskStatus.FAILED], '#b91c1c'),
-    (TaskStatus.CANCELLED.value, WORDS[TaskStatus.CANCELLED], '#d97706'),
-    (TaskStatus.INTERRUPTED.value, WORDS[TaskStatus.INTERRUPTED], '#7c3aed'),
-    (EARLIER, 'Failed earlier attempt', '#f87171'),
+SERIES = [  # (key, legend name, colour on light, colour on dark): the board's card colours, lighter on dark
+    (TaskStatus.RUNNING.value, WORDS[TaskStatus.RUNNING], '#4b5563', '#9ca3af'),
+    (TaskStatus.COMPLETED.value, WORDS[TaskStatus.COMPLETED], '#15803d', '#22c55e'),
+    (TaskStatus.FAILED.value, WORDS[TaskStatus.FAILED], '#b91c1c', '#ef4444'),
+    (TaskStatus.CANCELLED.value, WORDS[TaskStatus.CANCELLED], '#d97706', '#f59e0b'),
+    (TaskStatus.INTERRUPTED.value, WORDS[TaskStatus.INTERRUPTED], '#7c3aed', '#a78bfa'),
+    (EARLIER, 'Failed earlier attempt', '#f87171', '#fca5a5'),
 ]
+# (light, dark): text at 4.5:1 or more on the page (white; Quasar's dark page #121212), gridlines dimmer than bars
+TEXT = ('#374151', '#d1d5db')
+AXIS = ('#9ca3af', '#6b7280')
+GRIDLINE = ('#e5e7eb', '#2d323b')
+SLIDER = ('#d1d5db', '#4b5563')
+DARK = "document.body.classList.contains('body--dark')"  # Quasar's class for the dark scheme, system or chosen
 # a bar: x from start to end, on the task's row, 70 % of a row high
 RENDER_BAR = '''(params, api) => {
   const start = api.coord([api.value(1), api.value(0)]);
@@ -31,15 +40,18 @@ RENDER_BAR = '''(params, api) => {
   return {type: 'rect', shape: {x: start[0], y: start[1] - height / 2, width: Math.max(1, end[0] - start[0]),
           height: height}, style: api.style()};
 }'''
-WHOLE_NUMBERS = "(value) => Number.isInteger(value) ? String(value) : ''"  # rows are whole; the axis ends are not
-TOOLTIP = '''(item) => `Task ${item.value[0]} · ${item.seriesName}<br>` +
+# rows are whole; the axis ends are not
+WHOLE_NUMBERS = "(value) => Number.isInteger(value) ? value.toLocaleString('en-US') : ''"
+# the zoom slider and the mouse wheel report the window in percent of the rows: the first of their batch will do
+ZOOMED = '(event) => { const range = event.batch ? event.batch[0] : event; emit(range.start, range.end); }'
+TOOLTIP = '''(item) => `Task ${item.value[0].toLocaleString('en-US')} · ${item.seriesName}<br>` +
   `${item.value[1].toFixed(1)} s to ${item.value[2].toFixed(1)} s (${(item.value[2] - item.value[1]).toFixed(1)} s)`'''
 
 
 def timeline_bars(sim: Simulator) -> dict[str, list[list[float]]]:
     """Every bar of the run by series: [task id, start s, end s], in real seconds since the run started."""
     now = sim.run.elapsed_s if sim.run else 0.0
-    bars: dict[str, list[list[float]]] = {key: [] for key, _, _ in SERIES}
+    bars: dict[str, list[list[float]]] = {key: [] for key, *_ in SERIES}
     for task in sim.tasks:
         for attempt in task.earlier:
             if attempt.started_s is not None:
@@ -62,17 +74,91 @@ def refresh_interval_s(total: int) -> float:
     return max(1.0, total / 1000)
 
 
+def legend_names(bars: dict[str, list[list[float]]]) -> list[str]:
+    """The outcomes the chart has bars of, in the order of SERIES: no "Interrupted" in a run that was not."""
+    return [name for key, name, *_ in SERIES if bars[key]]
+
+
+def rows_text(start_value: float, end_value: float, total: int) -> str:
+    """Which rows the zoom window shows, counted from 1: rows 1-60 of 1,000 (a row shows when its middle does)."""
+    if total <= 0:
+        return ''
+    first = min(total - 1, max(0, math.ceil(start_value)))
+    last = max(first, min(total - 1, math.floor(end_value)))
+    if first == 0 and last == total - 1:
+        return f'all {total:,} rows' if total > 1 else '1 row'
+    if first == last:
+        return f'row {first + 1:,} of {total:,}'
+    return f'rows {first + 1:,}-{last + 1:,} of {total:,}'
+
+
+def colour_options(pick: Callable[[str, str, str], dict[str, str]]) -> dict[str, Any]:
+    """The chart's colours, each one `pick(light, dark, name)`: the same shape serves the first draw (which picks in
+    the browser) and a repaint when the scheme changes."""
+    axis = {'nameTextStyle': pick(*TEXT, 'color'), 'axisLabel': pick(*TEXT, 'color'),
+            'axisLine': {'lineStyle': pick(*AXIS, 'color')}, 'axisTick': {'lineStyle': pick(*AXIS, 'color')},
+            'splitLine': {'lineStyle': pick(*GRIDLINE, 'color')}}
+    return {
+        'legend': {'textStyle': pick(*TEXT, 'color')},
+        'xAxis': axis,
+        'yAxis': axis,
+        'dataZoom': [pick(*SLIDER, 'borderColor'), {}],
+        'series': [{'id': key, 'itemStyle': pick(light, dark, 'color')} for key, _, light, dark in SERIES],
+    }
+
+
+def in_browser(light: str, dark: str, name: str) -> dict[str, str]:
+    """A colour the browser picks when it draws (NiceGUI evaluates an option whose name starts with ':')."""
+    return {f':{name}': f"{DARK} ? '{dark}' : '{light}'"}
+
+
+def repaint_script() -> str:
+    """A page's script that repaints its timelines when the scheme changes (the system's, or the viewer's choice)."""
+    schemes = {scheme: colour_options(lambda light, dark, name, index=index: {name: (light, dark)[index]})
+               for index, scheme in enumerate(('light', 'dark'))}
+    return f'''<script>
+(() => {{
+  const schemes = {json.dumps(schemes)};
+  let shown = null;
+  new MutationObserver(() => {{
+    const scheme = {DARK} ? 'dark' : 'light';
+    if (scheme === shown) return;
+    shown = scheme;
+    for (const element of document.querySelectorAll('.timeline-chart')) {{
+      getElement(element.id.slice(1))?.chart?.setOption(schemes[scheme]);
+    }}
+  }}).observe(document.body, {{attributes: true, attributeFilter: ['class']}});
+}})();
+</script>'''
+
+
+def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `extra` laid over it: dictionaries merged by key, lists item by item."""
+    result = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        elif isinstance(value, list) and isinstance(result.get(key), list):
+            result[key] = [merged(old, new) for old, new in zip(result[key], value, strict=True)]
+        else:
+            result[key] = value
+    return result
+
+
 class Timeline:
     def __init__(self, sim: Simulator) -> None:
         self._sim = sim
         self._drawn_version = -1
         self._drawn_total = 0
+        self._drawn_legend: list[str] = []
         with ui.expansion('Timeline', icon='view_timeline', on_value_change=lambda _: self.refresh()) \
-                .classes('w-full').props('dense header-class="text-base font-semibold"').mark('timeline-panel') \
-                as self.panel:
-            ui.label('One row per task, one bar per attempt, from its start to its end (or now); seconds since the '
-                     'run started. Scroll or drag the slider on the right to zoom.').classes('text-sm')
+                .classes('w-full').mark('timeline-panel') as self.panel:
+            with ui.row().classes('w-full items-baseline justify-between gap-x-4 gap-y-1'):
+                ui.label('One row per task, one bar per attempt, from its start to its end (or now); seconds since '
+                         'the run started. Scroll or drag the slider on the right to zoom.').classes('text-sm')
+                self.rows = ui.label().classes('timeline-rows text-sm font-medium').mark('timeline-rows')
         self.chart: ui.echart | None = None  # made when the panel first opens: ECharts is not loaded before
+        ui.add_body_html(repaint_script())
         self._timer = ui.timer(refresh_interval_s(sim.total), self.refresh)
 
     def refresh(self) -> None:
@@ -87,38 +173,55 @@ class Timeline:
             return
         self._drawn_version = sim.version
         bars = timeline_bars(sim)
+        legend = legend_names(bars)
         if self.chart is None:
-            self._drawn_total = sim.total
+            self._drawn_total, self._drawn_legend = sim.total, legend
             with self.panel:
-                self.chart = ui.echart(self._options(bars), renderer='canvas') \
+                self.chart = ui.echart(self._options(bars, legend), renderer='canvas') \
                     .classes('timeline-chart w-full h-96').mark('timeline')
+            self.chart.on('chart:datazoom', self._zoomed, js_handler=ZOOMED, throttle=0.1)
+            self._show_rows(zoom_window(sim.total))
             return
-        patch: dict[str, Any] = {'series': [{'id': key, 'data': bars[key]} for key, _, _ in SERIES],
+        patch: dict[str, Any] = {'series': [{'id': key, 'data': bars[key]} for key, *_ in SERIES],
                                  'yAxis': {'max': max(0, sim.total - 0.5)}}
+        if legend != self._drawn_legend:
+            self._drawn_legend = legend
+            patch['legend'] = {'data': legend}
+            self.chart.options['legend']['data'] = legend
         if sim.total != self._drawn_total:
             self._drawn_total = sim.total
             patch['dataZoom'] = [zoom_window(sim.total)] * 2
+            self._show_rows(zoom_window(sim.total))
         for series in self.chart.options['series']:  # the element's own copy, for a page built again
             series['data'] = bars[series['id']]
         self.chart.options['yAxis'].update(patch['yAxis'])
         self.chart.run_chart_method('setOption', patch)
 
-    def _options(self, bars: dict[str, list[list[float]]]) -> dict[str, Any]:
+    def _zoomed(self, event: events.GenericEventArguments) -> None:
+        """The viewer moved the zoom: its window in percent of the axis, which runs from -0.5 to total - 0.5."""
+        start, end = event.args
+        total = self._drawn_total
+        self._show_rows({'startValue': -0.5 + start / 100 * total, 'endValue': -0.5 + end / 100 * total})
+
+    def _show_rows(self, window: dict[str, float]) -> None:
+        self.rows.text = rows_text(window['startValue'], window['endValue'], self._drawn_total)
+
+    def _options(self, bars: dict[str, list[list[float]]], legend: list[str]) -> dict[str, Any]:
         window = zoom_window(self._sim.total)
-        return {
+        options = {
             'animation': False,
             'grid': {'left': 56, 'right': 56, 'top': 36, 'bottom': 48},
-            'legend': {'top': 0, 'textStyle': {'color': '#6b7280'}},
+            'legend': {'top': 0, 'data': legend},
             'tooltip': {'trigger': 'item', ':formatter': TOOLTIP},
             'xAxis': {'type': 'value', 'name': 'seconds since the run started', 'nameLocation': 'middle',
                       'nameGap': 26, 'min': 0, 'splitLine': {'show': True}},
-            'yAxis': {'type': 'value', 'name': 'task', 'nameLocation': 'middle', 'nameGap': 34, 'inverse': True,
+            'yAxis': {'type': 'value', 'name': 'task', 'nameLocation': 'middle', 'nameGap': 40, 'inverse': True,
                       'min': -0.5, 'max': max(0, self._sim.total - 0.5), 'minInterval': 1,
                       'splitLine': {'show': False}, 'axisLabel': {':formatter': WHOLE_NUMBERS}},
-            'dataZoom': [{'type': 'slider', 'yAxisIndex': 0, 'right': 8, 'width': 16, 'filterMode': 'none', **window},
+            'dataZoom': [{'type': 'slider', 'yAxisIndex': 0, 'right': 8, 'width': 16, 'filterMode': 'none',
+                          'showDetail': False, **window},
                          {'type': 'inside', 'yAxisIndex': 0, 'filterMode': 'none', **window}],
             'series': [{'type': 'custom', 'name': name, 'id': key, ':renderItem': RENDER_BAR, 'clip': True,
-                        'itemStyle': {'color': color}, 'encode': {'x': [1, 2], 'y': 0}, 'data': bars[key]}
-                       for key, name, color in SERIES],
+                        'encode': {'x': [1, 2], 'y': 0}, 'data': bars[key]} for key, name, *_ in SERIES],
         }
-
+        return merged(options, colour_options(in_browser))
