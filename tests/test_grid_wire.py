@@ -78,3 +78,17 @@ def test_ten_thousand_tasks_fit_a_small_snapshot(make_sim):
     snap = snapshot(sim)
     size = len(json.dumps(snap))
     assert size < 10_000 * 14 + len(json.dumps(snap['errors'])) + 100, size
+
+
+def test_a_batch_for_a_filtered_page_carries_the_percents_of_exactly_the_tasks_it_follows(sim: Simulator):
+    """A filtered page follows a set of task ids (what it draws and a couple of screens around it), not a range."""
+    changes: list[Change] = []
+    sim.changed.subscribe(changes.append)
+    sim.start()
+    sim.step(20)
+    change = changes[-1]
+    followed = {3, 17, 29, 41}
+    data = batch(sim, change, followed)
+    assert {packed >> PROGRESS_BITS for packed in data['p']} == (change.tasks - change.transitions) & followed
+    assert range_batch(sim, sorted(followed))['p'] == [(i << PROGRESS_BITS) | sim.tasks[i].progress
+                                                       for i in sorted(followed)]

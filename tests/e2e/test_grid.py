@@ -1,9 +1,11 @@
 """The real grid (task_grid.js) in Chromium, card by card against GET /status: while a run goes on, once it is
 frozen by a cancel, scrolled in a 1,000-task grid, and narrowed by the filter chips.
 
-A card is read from the DOM as a user sees it: its state (class and word), its percent (the tooltip's first line,
-and the visible text while it runs) and its error. While the run goes on the page trails the server by a tick, so
-a card is checked to lie between two /status reads taken before and after it; once the run is frozen, exactly.
+A card is read from the DOM as a user sees it: its state (class and word), its percent (its accessible name, and
+the visible text while it runs or once it failed) and its error. A running card whose percent the page does not
+know yet (just scrolled into view) says "…%": it counts as behind the server until the fresh percent arrives.
+While the run goes on the page trails the server by a tick, so a card is checked to lie between two /status reads
+taken before and after it; once the run is frozen, exactly.
 """
 from __future__ import annotations
 
@@ -25,13 +27,15 @@ STATE_OF_CLASS = re.compile(r'\btask-(pending|in_progress|completed|failed|cance
 WORD = {status.value: word for status, word in WORDS.items()}
 CARDS = '''() => [...document.querySelectorAll('.task-grid .task-card')].map((card) => [
   Number(card.dataset.task), card.className, card.querySelector('.task-state').textContent,
-  card.querySelector('.task-pct').textContent, card.title])'''
+  card.querySelector('.task-pct').textContent, card.getAttribute('aria-label')])'''
 FILTERED = '''(total) => [...document.querySelectorAll('.task-grid .task-card')].every(
   (card) => Number(card.getAttribute('aria-setsize')) < total)'''
 REPORTED = '''() => {
   const grid = document.querySelector('.task-grid');
-  return grid ? getElement(grid.id.slice(1)).reported : 'nothing: no grid in the page';
+  return grid ? getElement(grid.parentElement.id.slice(1)).reported : 'nothing: no grid in the page';
 }'''
+LABEL = re.compile(r'^Task (?P<id>\d+): (?P<word>\w+) · (?:(?P<percent>\d+)%|percent updating)'
+                   r'(?: · attempt \d+)?(?: · took (?P<took>[^·]+))?(?: · (?P<error>.*))?$', re.DOTALL)
 SCROLL_TO_END = 'window.scrollTo(0, document.documentElement.scrollHeight)'
 
 
@@ -83,7 +87,7 @@ def test_a_large_grid_brings_the_cards_scrolled_into_view_up_to_date_and_filters
     cancelled = [key for key, entry in frozen['individual'].items() if entry['status'] == 'cancelled']
     shown = _wait_for_exactly(page, frozen['individual'], 'the cancelled view', subset=True)
     assert list(shown) == cancelled[cancelled.index(min(shown, key=int)):][:len(shown)], 'a slice of the view'
-    page.get_by_role('button', name='All 1000', exact=True).click()
+    page.get_by_role('button', name=re.compile(r'^All 1,?000$')).click()
     page.evaluate('window.scrollTo(0, 0)')
     shown = _wait_for_exactly(page, frozen['individual'], 'the top of the grid', subset=True)
     assert '0' in shown and len(shown) < 500
@@ -111,16 +115,19 @@ def test_a_filtered_large_grid_keeps_the_percent_of_the_cards_that_move_into_vie
 def _cards(page) -> dict[str, dict[str, Any]]:
     """Every card in the DOM as /status shows a task: id -> status, progress (and error)."""
     cards: dict[str, dict[str, Any]] = {}
-    for task_id, classes, word, percent_text, title in page.evaluate(CARDS):
+    for task_id, classes, word, percent_text, label in page.evaluate(CARDS):
         status_name = STATE_OF_CLASS.search(classes)[1]
-        lines = title.split('\n')
-        head = re.match(rf'^Task {task_id}: (\w+) · (\d+)%', lines[0])
-        assert head and head[1] == word == WORD[status_name], (classes, word, title)
-        progress = int(head[2])
+        named = LABEL.match(label)
+        assert named and int(named['id']) == task_id and named['word'] == word == WORD[status_name], (classes, label)
+        progress = -1 if named['percent'] is None else int(named['percent'])  # -1: not known yet
         runs = status_name in {'in_progress', 'interrupted'}
-        assert percent_text == (f'{progress}%' if runs else ''), (task_id, percent_text, title)
+        expected = {'failed': f'at {progress}% · {(named["error"] or "").removeprefix("Simulated failure: ")}',
+                    'completed': named['took'] or ''}.get(status_name, '')
+        if runs:
+            expected = '…%' if progress < 0 else f'{progress}%'
+        assert percent_text == expected, (task_id, percent_text, label)
         cards[str(task_id)] = {'status': status_name, 'progress': progress,
-                               **({'error': lines[1]} if status_name == 'failed' else {})}
+                               **({'error': named['error']} if status_name == 'failed' else {})}
     return cards
 
 

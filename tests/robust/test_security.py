@@ -203,7 +203,8 @@ def test_text_from_a_task_shows_as_text_never_as_markup(idle: Server, browser, f
         page.goto(f'{idle.base}/')
         page.get_by_text(PAYLOAD).first.wait_for(timeout=15_000)  # the run's failures, listed with their error
         shown = page.get_by_text(PAYLOAD).count()
-        titles = page.locator('.task-grid .task-failed').evaluate_all('cards => cards.map(card => card.title)')
+        titles = page.locator('.task-grid .task-failed').evaluate_all(  # each card's name carries its error
+            "cards => cards.map(card => card.getAttribute('aria-label'))")
         page.reload()  # now the failures are in the page as first built, not only in the updates that followed
         page.get_by_text(PAYLOAD).first.wait_for()
         injected = page.evaluate(INJECTED_JS)
