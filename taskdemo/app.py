@@ -68,6 +68,8 @@ def build(settings: Settings, *, sim: Simulator | None = None,
     install_security(app, allowed_origins=settings.cors_origins)
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                        allow_methods=['GET', 'POST'], allow_headers=['Authorization', 'Content-Type'])
+    # Quasar's loading bar shows (an unnamed progressbar) whenever the page fetches anything; the board has its own
+    app.config.quasar_config['loadingBar']['skipHijack'] = True
     if drive:
         driver = Driver(sim)
         app.on_startup(lambda: background_tasks.create(driver.run(), name='taskdemo driver'))

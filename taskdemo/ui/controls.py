@@ -1,5 +1,6 @@
 """The run controls: Start Process (which becomes Processing... and Completed! Start over?), Cancel, Retry failed,
-Resume, and the control-token prompt when the server asks for one."""
+Resume, the outcome of the last run beside them ("48 completed, 2 failed"), a line saying what the next run will
+do, and the control-token prompt when the server asks for one."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,6 +9,7 @@ from nicegui import ui
 
 from ..access import token_matches
 from ..simulator import RetryError, RunActiveError, RunState, Simulator
+from .settings_panel import next_run_line
 
 START_LABELS = {
     RunState.IDLE: 'Start Process',
@@ -25,12 +27,16 @@ class RunControls:
         self._on_unlock = on_unlock
         self._token = control_token
         self.unlocked = control_token is None
-        with ui.row().classes('items-center gap-2'):
-            self._resume = ui.button('Resume', on_click=self.resume, icon='play_arrow').mark('resume')
-            self._start = ui.button(START_LABELS[RunState.IDLE], on_click=self.start).mark('start')
-            self._retry = ui.button('Retry failed', on_click=lambda: self.retry(), icon='replay') \
-                .props('outline').mark('retry')
-            self._cancel = ui.button('Cancel', on_click=self.cancel, color='negative').mark('cancel')
+        self.cancelled_here = False  # this page cancelled the run that ended last (so it needs no notification)
+        with ui.column().classes('items-end gap-0 grow'):
+            with ui.row().classes('items-center justify-end gap-2') as self.row:
+                self._outcome = ui.label().classes('text-sm font-medium counter').mark('outcome')
+                self._resume = ui.button('Resume', on_click=self.resume, icon='play_arrow').mark('resume')
+                self._start = ui.button(START_LABELS[RunState.IDLE], on_click=self.start).mark('start')
+                self._retry = ui.button('Retry failed', on_click=lambda: self.retry(), icon='replay') \
+                    .props('outline').mark('retry')
+                self._cancel = ui.button('Cancel', on_click=self.cancel, color='negative').mark('cancel')
+            self._next_run = ui.label().classes('next-run-line text-sm text-right').mark('next-run')
         if not self.unlocked:
             with ui.row().classes('items-center gap-2') as self._lock_row:
                 ui.label('Watching only: enter the control token to start or stop runs.').classes('text-sm')
@@ -46,6 +52,15 @@ class RunControls:
             self._sim.start()
         except RunActiveError as error:
             ui.notify(f'Not started: {error}', type='warning')
+            return
+        self.focus_cancel()
+
+    def focus_cancel(self) -> None:
+        """After Start (by mouse or keyboard) the Start button is disabled: focus goes to Cancel, not to the page's
+        body. Cancel shows once the browser has drawn the update, so the script waits for it (up to a second)."""
+        ui.run_javascript(f'(function focus(tries) {{ const button = getHtmlElement({self._cancel.id}); '
+                          f'if (button && button.offsetParent) button.focus(); '
+                          f'else if (tries) setTimeout(() => focus(tries - 1), 30); }})(30)')
 
     def resume(self) -> None:
         if self.unlocked:
@@ -64,6 +79,7 @@ class RunControls:
 
     def cancel(self) -> None:
         if self.unlocked:
+            self.cancelled_here = True  # before: the run's end is announced while cancel() runs
             self._sim.cancel()
 
     def unlock(self) -> None:
@@ -78,6 +94,8 @@ class RunControls:
 
     def update(self) -> None:
         state = self._sim.state
+        self._outcome.text = outcome_text(self._sim)
+        self._next_run.text = next_run_line(self._sim.settings)
         self._start.text = START_LABELS[state]
         self._start.enabled = self.unlocked and state != RunState.RUNNING
         self._cancel.visible = state == RunState.RUNNING
@@ -86,3 +104,14 @@ class RunControls:
         self._retry.visible = state in {RunState.COMPLETED, RunState.CANCELLED} and self._sim.counts.failed > 0
         self._retry.enabled = self.unlocked
         self._cancel.enabled = self.unlocked
+
+
+def outcome_text(sim: Simulator) -> str:
+    """What the last run came to, beside the button that starts the next: '48 completed, 2 failed'."""
+    run, counts = sim.run, sim.counts
+    if run is None or not run.finished:
+        return ''
+    parts = [f'{counts.completed:,} completed', f'{counts.failed:,} failed']
+    parts += [f'{count:,} {word}' for count, word in ((counts.cancelled, 'cancelled'),
+                                                       (counts.interrupted, 'interrupted')) if count]
+    return ', '.join(parts)

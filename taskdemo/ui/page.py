@@ -40,21 +40,29 @@ class Board:
                  recorder: Recorder | None = None, query: Mapping[str, str] | None = None) -> None:
         self._sim = sim
         self._shown_state = sim.state
+        self._client = ui.context.client  # changes arrive from anywhere (a timer, another tab): notify this page
         ui.page_title(TITLE)
         ui.colors(primary=PRIMARY, negative=NEGATIVE, positive=POSITIVE)
         ui.add_css(CSS)
         ui.query('.nicegui-content').classes('max-w-screen-xl mx-auto')
-        with ui.row().classes('w-full items-center justify-between gap-2'):
-            ui.label(TITLE).classes('text-2xl font-bold').props('role=heading aria-level=1')
-            self.controls = RunControls(sim, control_token=control_token, on_unlock=self._unlocked)
+        ui.link('Skip to tasks', '#tasks').classes('skip-link').mark('skip-link')
+        # the header (title, controls, the bar, the counters, the pace) stays in view while the grid scrolls
+        with ui.element('header').classes('board-header w-full flex flex-col gap-1').mark('header'):
+            with ui.row().classes('w-full items-center justify-between gap-2'):
+                ui.label(TITLE).classes('board-title font-bold').props('role=heading aria-level=1')
+                self.controls = RunControls(sim, control_token=control_token, on_unlock=self._unlocked)
+                with self.controls.row:
+                    self._settings_button = ui.button('Settings', icon='tune', on_click=lambda: self.settings.open()) \
+                        .props('flat no-caps aria-haspopup=dialog').mark('open-settings')
+            self.progress = RunProgress(sim)
         self.settings = SettingsPanel(sim, query=query or {}, may_control=lambda: self.controls.unlocked)
-        self.progress = RunProgress(sim)
-        self.filters_row = ui.row().classes('w-full')
         self.details = TaskDetails(sim)
+        self.summary = RunSummary(sim, on_retry=self.controls.retry, on_open=self.details.open,
+                                  may_control=lambda: self.controls.unlocked)
+        self.filters_row = ui.row().classes('w-full')
         self.grid = TaskGrid(sim, on_open=self.details.open)
         with self.filters_row:
             self.filters = FilterChips(sim, self.grid)
-        self.summary = RunSummary(sim, on_retry=self.controls.retry, may_control=lambda: self.controls.unlocked)
         self.timeline = Timeline(sim)
         self.history = HistoryPanel(recorder) if recorder else None
         sim.changed.subscribe(self.on_change)
@@ -78,8 +86,12 @@ class Board:
         self.summary.update()
 
     def _announce_end(self) -> None:
+        """The summary above the grid tells how a run ended; a notification only says that a run was cancelled
+        from elsewhere (another tab, the API), which this page's viewer did not do and may not have seen."""
         state = self._sim.state
-        if state != self._shown_state and state in {RunState.COMPLETED, RunState.CANCELLED}:
-            ok = self._sim.counts.failed == 0 and state == RunState.COMPLETED
-            ui.notify(summary_line(self._sim), color='positive' if ok else 'primary', timeout=8000)
+        if state != self._shown_state and state == RunState.CANCELLED and not self.controls.cancelled_here:
+            with self._client:
+                ui.notify(f'Cancelled from elsewhere. {summary_line(self._sim)}', color='primary', timeout=8000)
+        if state != self._shown_state:
+            self.controls.cancelled_here = False
         self._shown_state = state

@@ -1,4 +1,5 @@
-"""The global progress bar, its percentage as text, and the counters."""
+"""The global progress bar (completed, failed and cancelled as parts of one bar), its percentage as text, the
+counters, and the line of elapsed time, throughput and ETA."""
 from __future__ import annotations
 
 from nicegui import ui
@@ -8,44 +9,65 @@ from ..simulator import Simulator
 from .summary import format_duration, summary_line
 from .titles import TITLE
 
+PARTS = ('completed', 'failed', 'cancelled')  # the bar's parts, left to right
+
+
+def percent_of(count: int, total: int) -> float:
+    return 100 * count / total if total else 0.0
+
+
+def bar_text(sim: Simulator) -> str:
+    """What the bar shows, in words, for screen readers: '48% completed, 2% failed'."""
+    counts = sim.counts
+    parts = [f'{percent_of(getattr(counts, part), sim.total):.0f}% {part}' for part in PARTS
+             if part != 'cancelled' or counts.cancelled]
+    return ', '.join(parts)
+
 
 class RunProgress:
     def __init__(self, sim: Simulator) -> None:
         self._sim = sim
         with ui.column().classes('w-full gap-1'):
-            self._bar = ui.linear_progress(value=0, show_value=False, size='14px', color='positive') \
-                .props('rounded animation-speed=300 aria-label="Finished tasks"').classes('w-full').mark('progress-bar')
+            with ui.element('div').classes('run-bar w-full').mark('progress-bar') \
+                    .props('role=progressbar aria-valuemin=0 aria-valuemax=100 aria-label="Finished tasks"') \
+                    as self._bar:
+                self._parts = {part: ui.element('div').classes(f'run-bar-part run-bar-{part}') for part in PARTS}
             with ui.row().classes('w-full items-center justify-between gap-x-4 gap-y-1'):
                 self._percent = ui.label().classes('text-lg font-semibold counter').mark('progress-text')
-                with ui.row().classes('gap-x-4 gap-y-1 text-sm'):
+                with ui.row().classes('counters gap-x-4 gap-y-1 text-sm'):
                     self._completed = ui.label().classes('counter').mark('completed-count')
                     self._failed = ui.label().classes('counter').mark('failed-count')
                     self._running = ui.label().classes('counter').mark('running-count')
                     self._pending = ui.label().classes('counter').mark('pending-count')
                     self._cancelled = ui.label().classes('counter').mark('cancelled-count')
                     self._interrupted = ui.label().classes('counter').mark('interrupted-count')
-            self._pace = ui.label().classes('text-sm counter').mark('pace')
+            # its line is there before a run too (empty), so that starting one does not push the grid down
+            self._pace = ui.label().classes('text-sm counter pace-line').mark('pace')
             # read aloud by screen readers, politely: progress every 10 points, and the end of the run
             self._announcer = ui.label().classes('sr-only').props('aria-live=polite role=status').mark('announcer')
         self._announced_decile = -1
         self._title = ''
+        self._widths: dict[str, str] = {}
         self.update()
 
     def update(self) -> None:
         sim, counts = self._sim, self._sim.counts
-        self._bar.value = round(sim.percent / 100, 4)
-        self._bar.props(f'aria-valuenow={round(sim.percent)}')
-        self._percent.text = f'{sim.percent:.0f}% · {counts.finished} of {sim.total} finished'
-        self._completed.text = f'Completed: {counts.completed}'
-        self._failed.text = f'Failed: {counts.failed}'
-        self._running.text = f'Running: {counts.running}'
-        self._pending.text = f'Pending: {counts.pending}'
-        self._cancelled.text = f'Cancelled: {counts.cancelled}'
+        for part, element in self._parts.items():
+            width = f'{percent_of(getattr(counts, part), sim.total):.2f}%'
+            if self._widths.get(part) != width:  # most ticks move no part: send only what moved
+                self._widths[part] = width
+                element.style(f'width: {width}')
+        self._bar.props(f'aria-valuenow={round(sim.percent)} aria-valuetext="{bar_text(sim)}"')
+        self._percent.text = f'{sim.percent:.0f}% · {counts.finished:,} of {sim.total:,} finished'
+        self._completed.text = f'Completed: {counts.completed:,}'
+        self._failed.text = f'Failed: {counts.failed:,}'
+        self._running.text = f'Running: {counts.running:,}'
+        self._pending.text = f'Pending: {counts.pending:,}'
+        self._cancelled.text = f'Cancelled: {counts.cancelled:,}'
         self._cancelled.visible = counts.cancelled > 0
-        self._interrupted.text = f'Interrupted: {counts.interrupted}'
+        self._interrupted.text = f'Interrupted: {counts.interrupted:,}'
         self._interrupted.visible = counts.interrupted > 0
         self._pace.text = pace_line(sim)
-        self._pace.visible = sim.run is not None
         self._update_title_and_announcer()
 
     def _update_title_and_announcer(self) -> None:
@@ -55,7 +77,7 @@ class RunProgress:
             self._announced_decile = -1
             return
         if run.finished:
-            self._set_title(f'[{run.state.value}: {sim.counts.completed} ok, {sim.counts.failed} failed] {TITLE}')
+            self._set_title(f'[{run.state.value}: {sim.counts.completed:,} ok, {sim.counts.failed:,} failed] {TITLE}')
             if self._announced_decile != 10:
                 self._announcer.text = summary_line(sim)
                 self._announced_decile = 10
@@ -65,7 +87,6 @@ class RunProgress:
         if decile != self._announced_decile:
             self._announced_decile = decile
             self._announcer.text = f'{decile * 10}% of tasks finished'
-
 
     def _set_title(self, title: str) -> None:
         if title != self._title:  # the title travels as a message of its own: only when it changes
@@ -79,7 +100,7 @@ def pace_line(sim: Simulator) -> str:
         return ''
     elapsed = format_duration(run.finished_s if run.finished_s is not None else run.elapsed_s)
     throughput = insight.throughput_per_min(sim)
-    rate = 'measuring' if throughput is None else f'{throughput:.0f} tasks/min'
+    rate = 'measuring' if throughput is None else f'{throughput:,.0f} tasks/min'
     if run.finished:
         return f'Elapsed {elapsed} · {rate}'
     eta = insight.eta_s(sim)

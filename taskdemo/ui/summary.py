@@ -1,5 +1,5 @@
 """What a finished run comes to: counts, success rate, wall time, and its failures grouped by error message, each
-group with its own Retry these."""
+group with its own Retry these and its task ids as links to their details. It sits above the grid."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -29,49 +29,93 @@ def summary_line(sim: Simulator) -> str:
     verb = {RunState.COMPLETED: 'finished in', RunState.CANCELLED: 'was cancelled after',
             RunState.INTERRUPTED: 'was interrupted after'}.get(run.state, 'has run for')
     seconds = run.finished_s if run.finished_s is not None else run.elapsed_s
-    line = f'Run {run.id} {verb} {format_duration(seconds)}: {counts.completed} completed, {counts.failed} failed'
+    line = f'Run {run.id} {verb} {format_duration(seconds)}: {counts.completed:,} completed, {counts.failed:,} failed'
     if counts.cancelled:
-        line += f', {counts.cancelled} cancelled'
+        line += f', {counts.cancelled:,} cancelled'
     if counts.interrupted:
-        line += f', {counts.interrupted} interrupted'
+        line += f', {counts.interrupted:,} interrupted'
     return f'{line}; success rate {rate}.'
 
 
+MORE_SHOWN = 500  # ids added to a group's list by each "and N more"
+# a click in a group's list of tasks sends a task's id, or 'more'; a click anywhere else stays in the browser
+LINK_CLICK = """(event) => {
+  const target = event.target.closest('[data-task], [data-more]');
+  if (!target) return;
+  event.preventDefault();
+  emit(target.dataset.more ? 'more' : Number(target.dataset.task));
+}"""
+
+
+def task_links(ids: list[int], shown: int) -> str:
+    """The ids of a failure group as links that open each task's details, then 'and N more' while any are left."""
+    links = ''.join(f'<a href="#task-{i}" data-task="{i}" aria-label="Task {i} details">{i}</a>' for i in ids[:shown])
+    more = (f'<button type="button" class="more" data-more="1">and {len(ids) - shown:,} more</button>'
+            if len(ids) > shown else '')
+    return f'Task{"s" if len(ids) > 1 else ""} {links}{more}'
+
+
 class RunSummary:
-    """Shown once a run has finished; hidden otherwise."""
+    """Above the grid once a run has finished; while its failures are retried it stays, as the run stood before."""
 
     def __init__(self, sim: Simulator, *, on_retry: Callable[[str], None] = lambda _: None,
+                 on_open: Callable[[int], None] = lambda _: None,
                  may_control: Callable[[], bool] = lambda: True) -> None:
         self._sim = sim
         self._on_retry = on_retry
+        self._on_open = on_open
         self._may_control = may_control
+        self._shown: tuple[int, str, int, list[tuple[str, list[int]]]] | None = None  # run id, line, seed, groups
+        self._expanded: dict[int, int] = {}  # failure group -> how many of its ids are listed
         self._card = ui.card().classes('w-full').mark('summary')
         self.update()
 
     def update(self) -> None:
-        sim = self._sim
+        sim, run = self._sim, self._sim.run
+        if run is not None and run.finished:
+            self._shown = (run.id, summary_line(sim), run.seed, sim.error_groups())
+            self._expanded = {}
+        elif run is None or self._shown is None or self._shown[0] != run.id:
+            self._shown = None  # a new run, or a reset: nothing to sum up yet
+        self._draw()
+
+    def _draw(self) -> None:
         self._card.clear()
-        self._card.visible = bool(sim.run and sim.run.finished)
-        if not self._card.visible:
+        self._card.visible = self._shown is not None
+        if self._shown is None:
             return
-        groups = sim.error_groups()
+        _, line, seed, groups = self._shown
+        retrying = self._sim.active
+        failed = sum(len(ids) for _, ids in groups)
         with self._card:
-            ui.label(summary_line(sim)).classes('text-base font-semibold').mark('summary-line')
-            ui.label(f'Seed {sim.run.seed}: start a run with this seed to see it again.').classes('text-sm')
+            if retrying:
+                ui.label('Retry under way: the run as it stood before.').classes('text-sm font-semibold') \
+                    .mark('summary-retrying')
+            ui.label(line).classes('text-base font-semibold').mark('summary-line')
+            ui.label(f'Seed {seed}: start a run with this seed to see it again.').classes('text-sm')
             if groups:
-                ui.label(f'Failures by error ({sim.counts.failed} tasks):').classes('text-sm font-semibold')
+                ui.label(f'Failures by error ({failed:,} tasks):').classes('text-sm font-semibold')
                 with ui.column().classes('failed-list w-full gap-2 text-sm') \
                         .props('tabindex=0 role=region aria-label="Failures by error"'):
                     for number, (error, ids) in enumerate(groups):
-                        self._group(number, error, ids)
+                        self._group(number, error, ids, enabled=self._may_control() and not retrying)
 
-    def _group(self, number: int, error: str, ids: list[int]) -> None:
+    def _group(self, number: int, error: str, ids: list[int], *, enabled: bool) -> None:
         with ui.row().classes('w-full items-center gap-x-3 gap-y-1 no-wrap').mark(f'failure-group-{number}'):
-            ui.label(str(len(ids))).classes('failure-count').props(f'aria-label="{len(ids)} tasks"')
+            ui.label(f'{len(ids):,}').classes('failure-count').props(f'aria-label="{len(ids)} tasks"')
             with ui.column().classes('gap-0 grow min-w-0'):
                 ui.label(error).classes('font-medium break-words').mark(f'failure-error-{number}')
-                listed = ', '.join(str(i) for i in ids[:IDS_SHOWN])
-                more = f' and {len(ids) - IDS_SHOWN} more' if len(ids) > IDS_SHOWN else ''
-                ui.label(f'Task{"s" if len(ids) > 1 else ""} {listed}{more}').classes('text-xs opacity-80')
+                ui.html(task_links(ids, self._expanded.get(number, IDS_SHOWN)), sanitize=False) \
+                    .classes('task-links text-xs').mark(f'failure-tasks-{number}') \
+                    .on('click', lambda event, number=number: self._clicked(number, event.args), js_handler=LINK_CLICK)
             ui.button('Retry these', icon='replay', on_click=lambda: self._on_retry(error)) \
-                .props('outline dense no-caps').mark(f'retry-group-{number}').set_enabled(self._may_control())
+                .props('outline dense no-caps').classes('shrink-0 whitespace-nowrap') \
+                .mark(f'retry-group-{number}').set_enabled(enabled)
+
+    def _clicked(self, number: int, what: object) -> None:
+        """A task id in a failure group opens its details; 'and N more' lists more of the group."""
+        if what == 'more':
+            self._expanded[number] = self._expanded.get(number, IDS_SHOWN) + MORE_SHOWN
+            self._draw()
+        elif isinstance(what, int) and 0 <= what < self._sim.total:
+            self._on_open(what)

@@ -15,9 +15,10 @@ def serious_violations(page) -> list[str]:
             for v in results.response['violations'] if v['impact'] in SERIOUS]
 
 
+@pytest.mark.parametrize('width', [375, 1280])
 @pytest.mark.parametrize('scheme', ['light', 'dark'])
-def test_axe_finds_nothing_serious_idle_mid_run_or_finished(open_page, scheme):
-    page = open_page(color_scheme=scheme)
+def test_axe_finds_nothing_serious_idle_mid_run_or_finished(open_page, scheme, width):
+    page = open_page(color_scheme=scheme, width=width, height=667 if width < 400 else 900)
     page.emulate_media(reduced_motion='reduce')  # colours are checked as they are, not half-way through a fade
     assert serious_violations(page) == [], 'idle'
     page.get_by_role('button', name='Start Process').click()

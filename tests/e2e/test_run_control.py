@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from .conftest import screenshot, status
 
 RUN_TIMEOUT_MS = 30_000
-LINK = '/?tasks=100&concurrency=10&failure_rate=0.3&seed=3'  # at speed 120: tasks of 0.25-1 s, ten at a time
+LINK = '/?tasks=100&concurrency=10&failure_rate=0.3&seed=3'  # at speed 60: tasks of 0.5-2 s, ten at a time
 
 BARS = '''() => {
   const element = document.querySelector('.timeline-chart');
@@ -25,7 +25,7 @@ BARS = '''() => {
 
 
 def test_limit_cancel_start_again_retry_the_failures_and_read_the_timeline(browser, start_server):
-    board = start_server('--speed', '120')  # a board of its own: these settings stay in force after the test
+    board = start_server('--speed', '60')  # a board of its own: these settings stay in force after the test
     context = browser.new_context(viewport={'width': 1280, 'height': 900})
     try:
         page = context.new_page()
