@@ -13,7 +13,7 @@ DRAW_ALL_UP_TO = 500  # as in task_grid.js: up to this many tasks every card is 
 SMALL_GRID_MAX = 50  # up to this many tasks: 5 columns on narrow screens, 10 from 768 px
 
 
-class TaskGrid(ui.element, component='task_grid.js'):
+class TaskGrid(ui.element, component='task_grid.js', dependencies=['grid_keys.js', 'grid_cards.js']):
     def __init__(self, sim: Simulator, *, on_open: Callable[[int], None] = lambda _: None) -> None:
         super().__init__()
         self._sim = sim
