@@ -37,12 +37,17 @@ def test_a_snapshot_decodes_to_exactly_the_model(sim: Simulator):
         assert ended == pytest.approx(task.finished_s) if task.finished_s is not None else ended != ended  # NaN
 
 
-def test_a_batch_carries_every_status_change_but_percent_changes_only_for_tasks_on_screen(sim: Simulator):
+def change_after(sim: Simulator, seconds: float) -> Change:
+    """Start a run and step it once by `seconds`: what that step changed."""
     changes: list[Change] = []
     sim.changed.subscribe(changes.append)
     sim.start()
-    sim.step(40)
-    change = changes[-1]
+    sim.step(seconds)
+    return changes[-1]
+
+
+def test_a_batch_carries_every_status_change_but_percent_changes_only_for_tasks_on_screen(sim: Simulator):
+    change = change_after(sim, 40)
     assert change.transitions and change.tasks - change.transitions
     data = batch(sim, change, range(0, 10))
     shown = {packed >> PROGRESS_BITS for packed in data['p']}
@@ -82,11 +87,7 @@ def test_ten_thousand_tasks_fit_a_small_snapshot(make_sim):
 
 def test_a_batch_for_a_filtered_page_carries_the_percents_of_exactly_the_tasks_it_follows(sim: Simulator):
     """A filtered page follows a set of task ids (what it draws and a couple of screens around it), not a range."""
-    changes: list[Change] = []
-    sim.changed.subscribe(changes.append)
-    sim.start()
-    sim.step(20)
-    change = changes[-1]
+    change = change_after(sim, 20)
     followed = {3, 17, 29, 41}
     data = batch(sim, change, followed)
     assert {packed >> PROGRESS_BITS for packed in data['p']} == (change.tasks - change.transitions) & followed

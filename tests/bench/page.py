@@ -52,11 +52,12 @@ TASKS_IN_DOM_JS = '''() => [...document.querySelectorAll('.task-grid .task-card'
 SEEN_JS = '''() => `${document.querySelectorAll('.task-card').length} cards, ` +
   `page text: ${JSON.stringify(document.body.innerText.slice(0, 160))}`'''
 # The grid is drawn when every card is in the DOM, or (for a grid that keeps only the cards on screen in the DOM)
-# when its cards fill the viewport and belong to a grid of n tasks (the grid's data-count).
+# when its cards fill the viewport and belong to a grid of n tasks (the grid's data-count; before 0.3, aria-setsize).
 FULL_GRID_JS = '''n => {
   const cards = document.querySelectorAll('.task-grid .task-card');
   if (!cards.length) return false;
-  const done = cards.length >= n || (Number(document.querySelector('.task-grid').dataset.count) === n &&
+  const size = document.querySelector('.task-grid').dataset.count || cards[0].getAttribute('aria-setsize'); // or older
+  const done = cards.length >= n || (Number(size) === n &&
     cards[cards.length - 1].getBoundingClientRect().bottom >= window.innerHeight);
   return done ? {ms: performance.now(), cards: cards.length} : false;
 }'''

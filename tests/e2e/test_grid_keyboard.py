@@ -9,7 +9,7 @@ import time
 import httpx
 from playwright.sync_api import expect
 
-from .conftest import status, use_settings
+from .conftest import screenshot, status, use_settings
 
 RUN_TIMEOUT_MS = 20_000
 FOCUSED = '''() => { const card = document.activeElement.closest('.task-card');
@@ -179,6 +179,7 @@ def test_a_focused_running_card_shows_a_tooltip_with_its_state_percent_and_eta(o
     if shown[1] == 'Running':
         assert re.search(r'\n\d+\.\d s so far · ETA (\d+ s|estimating)', text), text
     assert page.locator('.q-tooltip').count() == 1, 'one tooltip for the whole grid'
+    screenshot(page, 'card-tooltip-on-focus', full_page=False)
     page.keyboard.press('Escape')
     expect(tip).to_be_hidden()
     assert page.evaluate(FOCUSED) == int(running) and card.get_attribute('aria-label').startswith(f'Task {running}: ')

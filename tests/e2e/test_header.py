@@ -25,7 +25,7 @@ def test_the_header_stays_in_view_to_the_end_of_a_thousand_tasks_and_the_summary
         expect(page.get_by_role('progressbar')).to_be_in_viewport()
         expect(page.get_by_role('button', name='Cancel', exact=True)).to_be_in_viewport()
         expect(page.get_by_text('ETA')).to_be_in_viewport()
-        screenshot(page, 'header-sticky-1000')
+        screenshot(page, 'header-sticky-1000', full_page=False)  # the window as scrolled: the header in it
         expect(page.get_by_role('button', name='Completed! Start over?')).to_be_visible(timeout=60_000)
         page.evaluate('window.scrollTo(0, 0)')
         summary = page.locator('.q-card', has_text='Failures by error').bounding_box()
@@ -75,3 +75,35 @@ def test_the_skip_link_is_the_first_stop_and_lands_in_the_grid(open_page):
     expect(link).to_be_in_viewport()
     page.keyboard.press('Enter')
     page.wait_for_function("() => document.activeElement.closest('.task-grid') !== null")
+
+
+def test_settings_open_over_the_board_without_moving_it_and_give_focus_back(open_page):
+    for width, height in ((1280, 900), (375, 667)):
+        page = open_page(width=width, height=height)
+        top = page.evaluate(GRID_TOP)
+        opener = page.get_by_role('button', name='Settings')
+        opener.focus()
+        page.keyboard.press('Enter')
+        panel = page.get_by_role('dialog')
+        expect(panel.get_by_role('heading', name='Settings')).to_be_visible()
+        expect(panel.get_by_text('Next run:', exact=False).first).to_be_visible()
+        assert page.evaluate(GRID_TOP) == top, 'the board stays where it was under the panel'
+        expect(panel.locator('.q-card')).to_be_in_viewport(ratio=1)  # once it has slid in: all of it on screen
+        assert page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') <= 0
+        screenshot(page, f'settings-open-{width}', full_page=False)
+        page.keyboard.press('Escape')
+        expect(panel).to_have_count(0)
+        expect(opener).to_be_focused()
+
+
+def test_on_a_phone_the_summary_fits_and_retry_these_keeps_its_icon_beside_its_words(open_page):
+    page = open_page(width=375, height=667)
+    page.get_by_role('button', name='Start Process').click()
+    expect(page.get_by_role('button', name='Completed! Start over?')).to_be_visible(timeout=30_000)
+    buttons = page.get_by_role('button', name='Retry these')
+    expect(buttons.first).to_be_visible()
+    for box in (button.bounding_box() for button in buttons.all()):
+        assert box is not None and box['height'] < 40, f'a wrapped button: {box}'
+        assert box['x'] + box['width'] <= 375
+    assert page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') <= 0
+    screenshot(page, 'finished-summary-375')

@@ -3,7 +3,9 @@
 button keeps its text readable."""
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
@@ -34,14 +36,23 @@ DISABLED = '''(button) => { const style = getComputedStyle(button);
   return [style.opacity, style.backgroundColor, style.color]; }'''
 
 
-def test_history_fits_a_phone_and_opens_a_run_that_closes_with_its_cross(browser, start_server):
-    board = start_server('--speed', '3000', '--tasks', '40', '--seed', '2')
-    context = browser.new_context(viewport={'width': 375, 'height': 740})
+@contextlib.contextmanager
+def finished_run(browser, board, *, width: int = 1280, height: int = 900, scheme: str = 'light') -> Iterator[object]:
+    """A page of its own on `board`, after Start Process has run every task."""
+    context = browser.new_context(viewport={'width': width, 'height': height}, color_scheme=scheme)
     try:
         page = context.new_page()
         page.goto(board.base + '/')
         page.get_by_role('button', name='Start Process').click()
         expect(page.get_by_role('button', name='Completed! Start over?')).to_be_enabled(timeout=RUN_TIMEOUT_MS)
+        yield page
+    finally:
+        context.close()
+
+
+def test_history_fits_a_phone_and_opens_a_run_that_closes_with_its_cross(browser, start_server):
+    board = start_server('--speed', '3000', '--tasks', '40', '--seed', '2')
+    with finished_run(browser, board, width=375, height=740) as page:
         page.get_by_role('button', name='Completed! Start over?').click()
         expect(page.get_by_role('button', name='Completed! Start over?')).to_be_enabled(timeout=RUN_TIMEOUT_MS)
         page.get_by_role('button', name='History').click()
@@ -57,18 +68,11 @@ def test_history_fits_a_phone_and_opens_a_run_that_closes_with_its_cross(browser
         expect(dialog).to_contain_text('40 tasks, 20 % failing, 30-120 s, ×3000, seed 2')
         dialog.get_by_role('button', name='Close').click()
         expect(page.get_by_role('dialog')).to_have_count(0)
-    finally:
-        context.close()
 
 
 def test_the_timeline_of_a_thousand_tasks_names_what_it_has_and_which_rows_it_shows(browser, start_server):
     board = start_server('--speed', '3000', '--tasks', '1000', '--seed', '3')
-    context = browser.new_context(viewport={'width': 1280, 'height': 900})
-    try:
-        page = context.new_page()
-        page.goto(board.base + '/')
-        page.get_by_role('button', name='Start Process').click()
-        expect(page.get_by_role('button', name='Completed! Start over?')).to_be_enabled(timeout=RUN_TIMEOUT_MS)
+    with finished_run(browser, board) as page:
         page.get_by_role('button', name='Timeline').click()
         rows = page.locator('.timeline-rows')
         expect(rows).to_have_text('rows 1-60 of 1,000')
@@ -80,19 +84,12 @@ def test_the_timeline_of_a_thousand_tasks_names_what_it_has_and_which_rows_it_sh
         page.mouse.wheel(0, 400)  # the inside zoom: out, showing more rows
         expect(rows).to_have_text(re.compile(r'^rows 1-\d+ of 1,000$'))
         expect(rows).not_to_have_text('rows 1-60 of 1,000')
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize('scheme', ['light', 'dark'])
 def test_the_timeline_text_meets_aa_and_its_gridlines_stay_behind_the_bars(browser, start_server, scheme):
     board = start_server('--speed', '3000', '--tasks', '100', '--seed', '3')
-    context = browser.new_context(viewport={'width': 1280, 'height': 900}, color_scheme=scheme)
-    try:
-        page = context.new_page()
-        page.goto(board.base + '/')
-        page.get_by_role('button', name='Start Process').click()
-        expect(page.get_by_role('button', name='Completed! Start over?')).to_be_enabled(timeout=RUN_TIMEOUT_MS)
+    with finished_run(browser, board, scheme=scheme) as page:
         page.get_by_role('button', name='Timeline').click()
         page.wait_for_function(f'() => ({CHART})()?.legend.length > 0')
         drawn = page.evaluate(CHART)
@@ -102,8 +99,6 @@ def test_the_timeline_text_meets_aa_and_its_gridlines_stay_behind_the_bars(brows
         grid = contrast(drawn['grid'], background)
         assert all(grid < contrast(bar, background) for bar in drawn['bars']), drawn
         screenshot(page, f'panels-timeline-{scheme}')
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize('scheme', ['light', 'dark'])
