@@ -3,6 +3,8 @@ the button, the summary that stays through a retry, failure groups whose ids ope
 not jump, and notifications only for what happened elsewhere. Time moves only through `sim.step(dt)`."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from nicegui.testing import User
 
@@ -23,10 +25,12 @@ def sim(make_sim) -> Simulator:
     return make_sim(tasks=40, failure_rate=0.5, seed=4)
 
 
-def width(user: User, part: str) -> str:
+def place(user: User, part: str) -> tuple[float, float]:
+    """Where a part of the bar starts and how much of it it covers, in percent, from its transform."""
     element = user.find(marker='progress-bar').elements.pop()
     bar = next(child for child in element.default_slot.children if f'run-bar-{part}' in child.classes)
-    return bar.style.get('width', '')
+    start, scale = re.fullmatch(r'translateX\(([\d.]+)%\) scaleX\(([\d.]+)\)', bar.style['transform']).groups()
+    return float(start), 100 * float(scale)
 
 
 async def test_the_bar_shows_completed_and_failed_as_two_parts_with_words_for_screen_readers(user: User, sim):
@@ -35,8 +39,9 @@ async def test_the_bar_shows_completed_and_failed_as_two_parts_with_words_for_sc
     finish(sim)
     counts = sim.counts
     assert counts.completed and counts.failed
-    assert width(user, 'completed') == f'{100 * counts.completed / 40:.2f}%'
-    assert width(user, 'failed') == f'{100 * counts.failed / 40:.2f}%'
+    completed, failed = 100 * counts.completed / 40, 100 * counts.failed / 40
+    assert place(user, 'completed') == pytest.approx((0, completed))
+    assert place(user, 'failed') == pytest.approx((completed, failed)), 'red starts where green ends'
     bar = user.find(marker='progress-bar').elements.pop()
     assert bar.props['role'] == 'progressbar' and bar.props['aria-valuenow'] == '100'
     assert bar.props['aria-valuetext'] == (f'{100 * counts.completed / 40:.0f}% completed, '

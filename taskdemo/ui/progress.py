@@ -47,16 +47,21 @@ class RunProgress:
             self._announcer = ui.label().classes('sr-only').props('aria-live=polite role=status').mark('announcer')
         self._announced_decile = -1
         self._title = ''
-        self._widths: dict[str, str] = {}
+        self._places: dict[str, str] = {}
         self.update()
 
     def update(self) -> None:
         sim, counts = self._sim, self._sim.counts
+        start = 0.0
         for part, element in self._parts.items():
-            width = f'{percent_of(getattr(counts, part), sim.total):.2f}%'
-            if self._widths.get(part) != width:  # most ticks move no part: send only what moved
-                self._widths[part] = width
-                element.style(f'width: {width}')
+            share = percent_of(getattr(counts, part), sim.total)
+            # a part is the whole bar, scaled to its share and moved to where the one before it ends: a transform
+            # moves on the compositor, where a changing width would lay out the page on every frame of its fade
+            place = f'transform: translateX({start:.2f}%) scaleX({share / 100:.4f})'
+            start += share
+            if self._places.get(part) != place:  # most ticks move no part: send only what moved
+                self._places[part] = place
+                element.style(place)
         self._bar.props(f'aria-valuenow={round(sim.percent)} aria-valuetext="{bar_text(sim)}"')
         self._percent.text = f'{sim.percent:.0f}% · {counts.finished:,} of {sim.total:,} finished'
         self._completed.text = f'Completed: {counts.completed:,}'
