@@ -10,6 +10,7 @@ from nicegui import ui
 from ..access import token_matches
 from ..simulator import RetryError, RunActiveError, RunState, Simulator
 from .settings_panel import next_run_line
+from .summary import counts_words
 
 START_LABELS = {
     RunState.IDLE: 'Start Process',
@@ -111,7 +112,4 @@ def outcome_text(sim: Simulator) -> str:
     run, counts = sim.run, sim.counts
     if run is None or not run.finished:
         return ''
-    parts = [f'{counts.completed:,} completed', f'{counts.failed:,} failed']
-    parts += [f'{count:,} {word}' for count, word in ((counts.cancelled, 'cancelled'),
-                                                       (counts.interrupted, 'interrupted')) if count]
-    return ', '.join(parts)
+    return counts_words(counts.completed, counts.failed, counts.cancelled, counts.interrupted)

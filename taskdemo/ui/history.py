@@ -11,7 +11,7 @@ from ..recorder import Recorder
 from ..store import RunRow
 from .dialogs import dialog_heading
 from .grid import TaskGrid
-from .summary import format_duration
+from .summary import counts_words, format_duration
 
 NARROW = 'gt-xs'  # Quasar: shown from 600 px up; a phone gets the run, its state, success and the actions only
 COLUMNS = [
@@ -71,8 +71,8 @@ def settings_text(settings: dict, seed: int) -> str:
 def outcome_text(row: RunRow) -> str:
     """Completed in 1 min 5 s: 35 completed, 15 failed (and 3 cancelled, when any were)."""
     word, joint = state_words(row.state)
-    text = f'{word} {joint} {format_duration(run_seconds(row))}: {row.completed:,} completed, {row.failed:,} failed'
-    return text + (f', {row.cancelled:,} cancelled' if row.cancelled else '')
+    counted = counts_words(row.completed, row.failed, row.cancelled)
+    return f'{word} {joint} {format_duration(run_seconds(row))}: {counted}'
 
 
 def state_words(state: str) -> tuple[str, str]:

@@ -52,7 +52,7 @@ class Board:
                 ui.label(TITLE).classes('board-title font-bold').props('role=heading aria-level=1')
                 self.controls = RunControls(sim, control_token=control_token, on_unlock=self._unlocked)
                 with self.controls.row:
-                    self._settings_button = ui.button('Settings', icon='tune', on_click=lambda: self.settings.open()) \
+                    ui.button('Settings', icon='tune', on_click=lambda: self.settings.open()) \
                         .props('flat no-caps aria-haspopup=dialog').mark('open-settings')
             self.progress = RunProgress(sim)
         self.settings = SettingsPanel(sim, query=query or {}, may_control=lambda: self.controls.unlocked)

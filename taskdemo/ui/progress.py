@@ -47,7 +47,6 @@ class RunProgress:
             self._announcer = ui.label().classes('sr-only').props('aria-live=polite role=status').mark('announcer')
         self._announced_decile = -1
         self._title = ''
-        self._places: dict[str, str] = {}
         self.update()
 
     def update(self) -> None:
@@ -59,9 +58,7 @@ class RunProgress:
             # moves on the compositor, where a changing width would lay out the page on every frame of its fade
             place = f'transform: translateX({start:.2f}%) scaleX({share / 100:.4f})'
             start += share
-            if self._places.get(part) != place:  # most ticks move no part: send only what moved
-                self._places[part] = place
-                element.style(place)
+            element.style(place)  # sent only when it differs: most ticks move no part
         self._bar.props(f'aria-valuenow={round(sim.percent)} aria-valuetext="{bar_text(sim)}"')
         self._percent.text = f'{sim.percent:.0f}% · {counts.finished:,} of {sim.total:,} finished'
         self._completed.text = f'Completed: {counts.completed:,}'

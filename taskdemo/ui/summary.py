@@ -29,12 +29,15 @@ def summary_line(sim: Simulator) -> str:
     verb = {RunState.COMPLETED: 'finished in', RunState.CANCELLED: 'was cancelled after',
             RunState.INTERRUPTED: 'was interrupted after'}.get(run.state, 'has run for')
     seconds = run.finished_s if run.finished_s is not None else run.elapsed_s
-    line = f'Run {run.id} {verb} {format_duration(seconds)}: {counts.completed:,} completed, {counts.failed:,} failed'
-    if counts.cancelled:
-        line += f', {counts.cancelled:,} cancelled'
-    if counts.interrupted:
-        line += f', {counts.interrupted:,} interrupted'
-    return f'{line}; success rate {rate}.'
+    counted = counts_words(counts.completed, counts.failed, counts.cancelled, counts.interrupted)
+    return f'Run {run.id} {verb} {format_duration(seconds)}: {counted}; success rate {rate}.'
+
+
+def counts_words(completed: int, failed: int, cancelled: int = 0, interrupted: int = 0) -> str:
+    """'48 completed, 2 failed', and the cancelled and interrupted when there are any."""
+    parts = [f'{completed:,} completed', f'{failed:,} failed']
+    parts += [f'{count:,} {word}' for count, word in ((cancelled, 'cancelled'), (interrupted, 'interrupted')) if count]
+    return ', '.join(parts)
 
 
 MORE_SHOWN = 500  # ids added to a group's list by each "and N more"
