@@ -1,8 +1,13 @@
-"""Wiring: one simulator, its driver, the API and the page, all on NiceGUI's app; `run(settings)` serves them."""
+"""Wiring: one simulator, its driver, the API and the page, all on NiceGUI's app; `run(settings)` serves them.
+
+The routes and the page see the run only through `Services` (a `RunView` to read, `Commands` to change it, a
+`History`): here those of one process that advances its own run.
+"""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from fastapi import APIRouter
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.middleware.cors import CORSMiddleware
 from nicegui import app, background_tasks, ui
@@ -11,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from . import __version__
-from .api import install_api, install_error_handlers
+from .api import install_error_handlers, install_routes
 from .driver import Driver
-from .history_api import install_history_api
+from .history import SqliteHistory
 from .recorder import Recorder
 from .security import install_security
+from .services import Services, local_services
 from .settings import Settings
 from .simulator import Simulator
 from .store import Store
@@ -44,7 +50,7 @@ API_DOCS = {
 
 
 def build(settings: Settings, *, sim: Simulator | None = None,
-          drive: bool = True) -> tuple[Simulator, Callable[[], None]]:
+          drive: bool = True) -> tuple[Simulator, Callable[[Request], None]]:
     """Register everything on NiceGUI's app; returns the simulator and the page's root function.
 
     With a data folder, runs are stored and the last one comes back (interrupted, if it was cut off).
@@ -52,7 +58,10 @@ def build(settings: Settings, *, sim: Simulator | None = None,
     Raises DataDirError when the data folder cannot be written.
     """
     sim = sim or Simulator(settings.run)
-    recorder = None
+    if settings.redis is not None:
+        return sim, _build_cluster(sim, settings)
+    app.state.cluster_node = None
+    history = None
     if settings.data_dir is not None:
         recorder = Recorder(sim, Store(settings.data_dir, keep_runs=settings.keep_runs))
         sim.number_runs_after(recorder.store.newest_run_id())
@@ -60,8 +69,33 @@ def build(settings: Settings, *, sim: Simulator | None = None,
             sim.restore(*last)
         app.on_startup(lambda: background_tasks.create(recorder.run(), name='taskdemo recorder'))
         app.on_shutdown(lambda: _stop_recording(sim, recorder))
-    install_api(app, sim, settings)
-    install_history_api(app, recorder)
+        history = SqliteHistory(recorder)
+    services = local_services(sim, settings, history=history)
+    _serve(services, settings)
+    if drive:
+        driver = Driver(sim)
+        app.on_startup(lambda: background_tasks.create(driver.run(), name='taskdemo driver'))
+    return sim, create_root(services.view, services.commands, control_token=settings.control_token,
+                       history=services.history)
+
+
+def _build_cluster(sim: Simulator, settings: Settings) -> Callable[[Request], None]:
+    """Cluster mode (`--redis`): no store and no driver of its own; the cluster node mirrors the run, or advances
+    it while this process holds the lease, and control and history go through Redis."""
+    from .cluster.routes import router
+    from .cluster.wiring import cluster_services
+    services, node = cluster_services(sim, settings)
+    app.state.cluster_node = node
+    _serve(services, settings, extra=[router])
+    app.on_startup(lambda: background_tasks.create(node.run(), name='taskdemo cluster node'))
+    app.on_shutdown(node.stop)
+    return create_root(services.view, services.commands, control_token=settings.control_token,
+                       history=services.history, cluster=node)
+
+
+def _serve(services: Services, settings: Settings, *, extra: Sequence[APIRouter] = ()) -> None:
+    """The routes, their error handlers and the guards around them, for either mode."""
+    install_routes(app, services, extra=extra)
     install_error_handlers(app)
     _answer_unknown_paths_with_404()
     # before CORS, which then wraps it: an allowed origin can read a 413 too; the same origins may change the board
@@ -70,10 +104,6 @@ def build(settings: Settings, *, sim: Simulator | None = None,
                        allow_methods=['GET', 'POST'], allow_headers=['Authorization', 'Content-Type'])
     # Quasar's loading bar shows (an unnamed progressbar) whenever the page fetches anything; the board has its own
     app.config.quasar_config['loadingBar']['skipHijack'] = True
-    if drive:
-        driver = Driver(sim)
-        app.on_startup(lambda: background_tasks.create(driver.run(), name='taskdemo driver'))
-    return sim, create_root(sim, control_token=settings.control_token, recorder=recorder)
 
 
 def _stop_recording(sim: Simulator, recorder: Recorder) -> None:

@@ -9,6 +9,7 @@ give, with the flag's (or the variable's) name in front.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from collections.abc import Mapping
@@ -45,9 +46,14 @@ def default_data_dir() -> Path:
 
 def native_install_hint() -> str:
     """How to add pywebview: to the checkout this runs from (an editable install), or to an installed taskdemo."""
+    return install_hint('native')
+
+
+def install_hint(extra: str) -> str:
+    """How to add an extra: to the checkout this runs from (an editable install), or to an installed taskdemo."""
     if (CHECKOUT / 'pyproject.toml').is_file() and (CHECKOUT / 'main.py').is_file():
-        return "pip install -e '.[native]'"
-    return "pip install 'taskdemo[native]'"
+        return f"pip install -e '.[{extra}]'"
+    return f"pip install 'taskdemo[{extra}]'"
 
 
 def _flag(text: str) -> bool:
@@ -64,6 +70,7 @@ def _origins(text: str) -> tuple[str, ...]:
 
 
 RULES = {**SERVER_RULES, **RUN_RULES}
+ENV_NAMES = {'redis': ENV_PREFIX + 'REDIS_URL'}  # where the variable's name is not simply TASKDEMO_<NAME>
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,9 +106,9 @@ def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = No
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name, rule in RULES.items():
-        raw, source = given[name], _flag_name(name)
-        if raw is None and ENV_PREFIX + name.upper() in env:
-            raw, source = env[ENV_PREFIX + name.upper()], ENV_PREFIX + name.upper()
+        raw, source, variable = given[name], _flag_name(name), ENV_NAMES.get(name, ENV_PREFIX + name.upper())
+        if raw is None and variable in env:
+            raw, source = env[variable], variable
         if raw is None:
             continue
         values[name] = rule.parse(raw)  # checked below, by the settings themselves, with their one message
@@ -119,10 +126,24 @@ def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = No
     values.setdefault('data_dir', default_data_dir())
     try:
         run = RunSettings(**{name: values.pop(name) for name in RUN_RULES if name in values})
-        return Settings(run=run, **values)
+        settings = Settings(run=run, **values)
     except SettingsError as error:
         source = sources.get(error.field, _flag_name(error.field))
         raise UsageError(f'{source} {error.problem}') from None
+    if settings.redis is not None:
+        _check_redis(settings.redis, sources['redis'])
+    return settings
+
+
+def _check_redis(url: str, source: str) -> None:
+    """Cluster mode needs redis-py (the cluster extra) and a URL it can use."""
+    if importlib.util.find_spec('redis') is None:
+        raise UsageError(f"{source} needs the redis package: {install_hint('cluster')}")
+    from .cluster.link import check_url
+    try:
+        check_url(url.strip())
+    except ValueError as error:
+        raise UsageError(f'{source} {error}') from None
 
 
 def _help(rule: Rule) -> str:

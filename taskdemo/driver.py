@@ -27,7 +27,7 @@ class Driver:
         self._clock = clock
         self._sleep = sleep
         self._last = clock()
-        sim.changed.subscribe(self._on_change, unsubscribe_on_delete=False)
+        sim.subscribe(self._on_change)
 
     def _on_change(self, change: Change) -> None:
         if change.structure or change.run:

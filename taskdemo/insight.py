@@ -9,7 +9,8 @@ from __future__ import annotations
 import heapq
 from weakref import WeakKeyDictionary
 
-from .simulator import Simulator, Task, TaskStatus
+from .model import Task, TaskStatus
+from .view import RunView
 
 MIN_PROGRESS = 1  # percent a task must show before its rate means anything
 
@@ -24,10 +25,10 @@ def task_remaining_s(task: Task, run_elapsed_s: float) -> float | None:
     return (100 - task.progress) * ran / task.progress
 
 
-_ETA_CACHE: WeakKeyDictionary[Simulator, tuple[int, float, float | None]] = WeakKeyDictionary()
+_ETA_CACHE: WeakKeyDictionary[RunView, tuple[int, float, float | None]] = WeakKeyDictionary()
 
 
-def eta_s(sim: Simulator) -> float | None:
+def eta_s(sim: RunView) -> float | None:
     """Real seconds until the last task ends; 0 once the run has finished; None while estimating.
 
     A look at every running task: computed once per change of the simulator, however many pages ask."""
@@ -40,7 +41,7 @@ def eta_s(sim: Simulator) -> float | None:
     return value
 
 
-def _eta_s(sim: Simulator) -> float | None:
+def _eta_s(sim: RunView) -> float | None:
     run = sim.run
     if run is None or not sim.active:
         return 0.0 if run is not None else None
@@ -68,7 +69,7 @@ def _eta_s(sim: Simulator) -> float | None:
     return latest
 
 
-def throughput_per_min(sim: Simulator) -> float | None:
+def throughput_per_min(sim: RunView) -> float | None:
     """Tasks finished per minute of the run so far; None before the run has gone a second."""
     run = sim.run
     if run is None or run.elapsed_s < 1:
@@ -77,7 +78,7 @@ def throughput_per_min(sim: Simulator) -> float | None:
     return 60 * finished / (run.finished_s if run.finished_s is not None else run.elapsed_s)
 
 
-def _typical_duration_s(sim: Simulator, remaining: list[float], elapsed_s: float) -> float | None:
+def _typical_duration_s(sim: RunView, remaining: list[float], elapsed_s: float) -> float | None:
     """How long a waiting task will take: the mean of the tasks that ended, or else of the running estimates."""
     ended = [t.finished_s - t.started_s for t in sim.tasks
              if t.status == TaskStatus.COMPLETED and t.started_s is not None and t.finished_s is not None]

@@ -10,7 +10,8 @@ import zlib
 from typing import Any
 
 from . import insight
-from .simulator import Simulator, Task, TaskStatus
+from .model import Task, TaskStatus
+from .view import RunView
 
 GZIP_LEVEL = 1  # 465 KB of /status at 10,000 tasks: 1.8 ms and 55 KB at level 1, 29 ms and 41 KB at 9
 
@@ -22,16 +23,16 @@ def task_entry(task: Task) -> dict[str, Any]:
     return entry
 
 
-def counters(sim: Simulator) -> dict[str, Any]:
+def counters(sim: RunView) -> dict[str, Any]:
     return {'total': sim.total, 'completed': sim.counts.completed, 'failed': sim.counts.failed}
 
 
-def full_frame(sim: Simulator) -> dict[str, Any]:
+def full_frame(sim: RunView) -> dict[str, Any]:
     """Exactly the seed's `/ws` message."""
     return {**counters(sim), 'individual': {str(task.id): task_entry(task) for task in sim.tasks}}
 
 
-def changes_frame(sim: Simulator, task_ids: set[int]) -> dict[str, Any]:
+def changes_frame(sim: RunView, task_ids: set[int]) -> dict[str, Any]:
     """The `/ws?mode=changes` message after the first full frame: the counters plus only the given tasks.
 
     A changed task that is not running goes to `individual` as a whole entry. Changed running tasks, which at
@@ -62,16 +63,17 @@ def apply_changes(individual: dict[str, dict[str, Any]], frame: dict[str, Any]) 
             individual[str(first + offset)] = {'status': TaskStatus.RUNNING.value, 'progress': percent}
 
 
-def status(sim: Simulator) -> dict[str, Any]:
+def status(sim: RunView) -> dict[str, Any]:
     """`GET /status`: a full frame plus the state of the run as a whole."""
     return {**full_frame(sim), **run_state(sim), **moment(sim)}
 
 
-def run_state(sim: Simulator) -> dict[str, Any]:
+def run_state(sim: RunView) -> dict[str, Any]:
     """What `/status` adds to a full frame that changes only when the simulator's version does."""
     run = sim.run
     return {
         'state': sim.state.value,
+        'version': sim.version,
         'run_id': run.id if run else None,
         'progress': round(sim.percent, 1),
         'running': sim.counts.running,
@@ -86,7 +88,7 @@ def run_state(sim: Simulator) -> dict[str, Any]:
     }
 
 
-def moment(sim: Simulator) -> dict[str, Any]:
+def moment(sim: RunView) -> dict[str, Any]:
     """What `/status` adds that moves with time even when no task changes: the clock and what follows from it."""
     run = sim.run
     return {
@@ -107,7 +109,7 @@ def dumps(message: dict[str, Any]) -> str:
 class FrameCache:
     """The full frame as text, built once per simulator version."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: RunView) -> None:
         self._sim = sim
         self._version = -1
         self._text = ''
@@ -128,7 +130,7 @@ class StatusCache:
     request compresses only its own short tail on a copy of it. Compressing the whole 465 KB answer per request
     (what NiceGUI's gzip middleware would do) cost about 44 ms of CPU each time."""
 
-    def __init__(self, sim: Simulator, frames: FrameCache) -> None:
+    def __init__(self, sim: RunView, frames: FrameCache) -> None:
         self._sim = sim
         self._frames = frames
         self._version = -1

@@ -43,7 +43,7 @@ class Recorder:
         self._whole_run = False
         self._last_progress_flush = clock()
         self._unwritten = Unwritten()  # rows a write could not store; touched only on the writer thread
-        sim.changed.subscribe(self._on_change, unsubscribe_on_delete=False)
+        sim.subscribe(self._on_change)
 
     def _on_change(self, change: Change) -> None:
         if change.structure:

@@ -18,6 +18,7 @@ MAX_SPEED = 100_000.0
 MAX_SEED = 2**63 - 1
 MAX_PORT = 65_535
 MAX_KEEP_RUNS = 100_000
+MAX_TAKEOVER_LIMIT_S = 7 * 24 * 3600.0
 DEFAULT_CORS_ORIGINS = ('http://localhost:3000',)
 MAKE_A_TOKEN = "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
 RANDOM_SEED_TEXTS = {'', 'none', 'random'}
@@ -135,6 +136,11 @@ SERVER_RULES: dict[str, Rule] = {rule.name: rule for rule in (
          what=f'a secret that is not blank (make a good one with {MAKE_A_TOKEN})'),
     Rule('data_dir', 'path', 'where runs are stored'),
     Rule('keep_runs', 'whole', 'how many past runs the history keeps', 1, MAX_KEEP_RUNS),
+    Rule('redis', 'text', 'cluster mode: share one run with every taskdemo process started with the same Redis '
+                          '(redis://HOST:PORT/DB; needs the cluster extra); without it, one process keeps its runs '
+                          'in SQLite', what='a Redis URL like redis://127.0.0.1:6379/0'),
+    Rule('takeover_limit', 'number', 'cluster mode: a run whose engine was gone longer than this many seconds waits '
+                                     'to be resumed instead of going on by itself', 0, MAX_TAKEOVER_LIMIT_S),
 )}
 
 
@@ -185,11 +191,13 @@ class Settings:
     # WebSocket permessage-deflate: fewer bytes, but CPU for every connection. Off by default: the board serves
     # this machine unless told otherwise, and on loopback bytes are free while CPU is not (README, Performance)
     compression: bool = False
+    redis: str | None = None  # a Redis URL: cluster mode (taskdemo/cluster); None is the one-process default
+    takeover_limit: float = 30.0
 
     def __post_init__(self) -> None:
         for name, rule in SERVER_RULES.items():
             value = getattr(self, name)
-            if value is not None or name not in {'control_token', 'data_dir'}:
+            if value is not None or name not in {'control_token', 'data_dir', 'redis'}:
                 object.__setattr__(self, name, rule.check(value))
 
 

@@ -6,7 +6,8 @@ run draws from its own `random.Random(seed)`, so a run with the same settings an
 
 The update path is built for 10,000 tasks: a heap holds, per running task, the simulated time at which its
 displayed percent next changes, so a step touches only the tasks that change; the changes of one step are
-emitted once, as one `Change`.
+emitted once, as one `Change`, to the listeners (`subscribe`): the recorder, the driver and the pages' one fan-out
+(ui/fanout.py), which passes it on to every page. `_emit` is the one place that makes a change.
 """
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-
-from nicegui import Event
 
 from .model import (
     COUNT_FIELD,
@@ -65,7 +64,7 @@ class Simulator:
         self.tasks: list[Task] = []
         self.counts = Counts()
         self.version = 0
-        self.changed: Event[Change] = Event()
+        self._listeners: list[Callable[[Change], object]] = []
         self._clock = clock
         self._rng = rng or random.Random()
         self._progress_of = progress_of
@@ -112,6 +111,13 @@ class Simulator:
                     return None
                 ids |= change.tasks
         return ids
+
+    def subscribe(self, listener: Callable[[Change], object]) -> None:
+        """Call `listener(change)` after every change, in order, on the thread that made it (the event loop's)."""
+        self._listeners = [*self._listeners, listener]  # a new list: an emit going on keeps the one it has
+
+    def unsubscribe(self, listener: Callable[[Change], object]) -> None:
+        self._listeners = [known for known in self._listeners if known != listener]
 
     # ---- control ----------------------------------------------------------------------------------------------
 
@@ -384,8 +390,11 @@ class Simulator:
         change = Change(version=self.version, tasks=frozenset(tasks), transitions=frozenset(transitions),
                         run=run or structure, structure=structure)
         self._log.append(change)
-        self.changed.emit(change)
-
+        for listener in self._listeners:
+            try:
+                listener(change)
+            except Exception:  # one listener's failure must neither stop the others nor undo the change
+                log.exception('a listener of the simulator failed on change %d', change.version)
 
 
 def _listed(ids: list[int], most: int = 5) -> str:

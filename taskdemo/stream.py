@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from . import protocol
-from .simulator import Simulator
+from .view import RunView
 
 Mode = Literal['full', 'changes']
+STREAM_INTERVAL_S = 0.5  # the seed's cadence
 QUEUE_FRAMES = 8  # a client this many frames behind (4 s at the seed's cadence) is dropped
 
 
@@ -34,7 +35,7 @@ class Broadcaster:
     It runs only while somebody listens: the first subscriber starts it, the last one leaving stops it.
     """
 
-    def __init__(self, sim: Simulator, *, interval: float) -> None:
+    def __init__(self, sim: RunView, *, interval: float) -> None:
         self.sim = sim
         self.interval = interval
         self.subscribers: set[Subscriber] = set()

@@ -10,6 +10,7 @@ import pytest
 from nicegui import core
 from nicegui.testing import User, user_simulation
 
+from taskdemo.control import LocalCommands
 from taskdemo.settings import RunSettings
 from taskdemo.simulator import Simulator
 from taskdemo.ui.grid import TaskGrid
@@ -39,7 +40,7 @@ def sim(make_sim: Callable[..., Simulator]) -> Simulator:
 @pytest.fixture
 async def user(sim: Simulator, caplog: pytest.LogCaptureFixture) -> AsyncIterator[User]:
     """A simulated browser on a board that shows `sim`. Time moves only through `sim.step(dt)`."""
-    async with user_simulation(root=create_root(sim)) as simulated:
+    async with user_simulation(root=create_root(sim, LocalCommands(sim))) as simulated:
         yield simulated
     errors = [record for record in caplog.get_records('call') if record.levelno >= logging.ERROR]
     assert not errors, f'errors were logged: {[record.getMessage() for record in errors]}'

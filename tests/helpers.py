@@ -86,7 +86,8 @@ class Server:
         if self.process is None:
             return
         group = self.process.pid
-        os.killpg(group, signal.SIGKILL if kill else signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have ended by itself (or been killed by a test)
+            os.killpg(group, signal.SIGKILL if kill else signal.SIGTERM)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

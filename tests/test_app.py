@@ -63,7 +63,7 @@ async def test_a_run_started_through_the_api_shows_on_the_board(app_user: User, 
 
 async def test_api_calls_change_the_simulator_on_the_event_loop_thread_only(app_user: User, sim):
     threads = []
-    sim.changed.subscribe(lambda: threads.append(threading.get_ident()))
+    sim.subscribe(lambda _change: threads.append(threading.get_ident()))
     for path in ('/start', '/cancel', '/reset'):
         assert (await app_user.http_client.post(path)).status_code == 200
     assert len(threads) == 3 and set(threads) == {threading.get_ident()}

@@ -40,7 +40,7 @@ def test_a_snapshot_decodes_to_exactly_the_model(sim: Simulator):
 def change_after(sim: Simulator, seconds: float) -> Change:
     """Start a run and step it once by `seconds`: what that step changed."""
     changes: list[Change] = []
-    sim.changed.subscribe(changes.append)
+    sim.subscribe(changes.append)
     sim.start()
     sim.step(seconds)
     return changes[-1]

@@ -10,11 +10,12 @@ import pytest
 from fastapi import FastAPI
 
 from taskdemo.api import install_api, install_error_handlers
-from taskdemo.history_api import EXPORT_COLUMNS, install_history_api
+from taskdemo.history import SqliteHistory
 from taskdemo.recorder import Recorder
-from taskdemo.settings import Settings
-from taskdemo.simulator import Simulator, TaskStatus
-from taskdemo.store import Store
+from taskdemo.routes.history import EXPORT_COLUMNS
+from taskdemo.settings import RunSettings, Settings
+from taskdemo.simulator import Simulator, Task, TaskStatus
+from taskdemo.store import RunRow, Store
 
 from .helpers import finish
 
@@ -23,8 +24,7 @@ from .helpers import finish
 async def recorded(sim: Simulator, tmp_path) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
     recorder = Recorder(sim, Store(tmp_path, keep_runs=5))
     app = FastAPI()
-    install_api(app, sim, Settings())
-    install_history_api(app, recorder)
+    install_api(app, sim, Settings(), history=SqliteHistory(recorder))
     install_error_handlers(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
         yield client, recorder
@@ -80,7 +80,7 @@ async def test_unknown_or_bad_run_ids_are_4xx_with_a_reason(recorded, path, stat
 
 async def test_without_a_data_folder_history_is_empty_and_says_why(sim):
     app = FastAPI()
-    install_history_api(app, None)
+    install_api(app, sim, Settings())  # no history
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
         assert (await client.get('/runs')).json() == []
         response = await client.get('/runs/1')
@@ -95,3 +95,37 @@ async def test_resume_is_409_unless_a_run_was_interrupted(recorded, sim):
     sim.interrupt()
     response = await client.post('/resume')
     assert response.status_code == 200 and sim.active
+
+
+class OneRun:
+    """A history kept elsewhere (another store, another process): the routes need only the `History` interface."""
+
+    keep_runs = 1
+
+    def __init__(self, row: RunRow, tasks: list[Task]) -> None:
+        self.row, self.kept_tasks = row, tasks
+
+    async def runs(self, limit: int | None = None) -> list[RunRow]:
+        return [self.row][:limit]
+
+    async def run(self, run_id: int) -> RunRow | None:
+        return self.row if run_id == self.row.id else None
+
+    async def tasks(self, run_id: int) -> list[Task]:
+        return self.kept_tasks if run_id == self.row.id else []
+
+
+async def test_the_routes_read_any_history_through_its_interface(sim):
+    sim.start(RunSettings(tasks=2, seed=1, failure_rate=0))
+    finish(sim)
+    row = RunRow(id=7, started_at=sim.run.started_at, settings=sim.run.settings.as_dict(), seed=1, state='completed',
+                 elapsed_s=sim.run.elapsed_s, finished_s=sim.run.finished_s, total=2, completed=2, failed=0,
+                 cancelled=0)
+    app = FastAPI()
+    install_api(app, sim, Settings(), history=OneRun(row, sim.tasks))
+    install_error_handlers(app)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
+        assert [run['id'] for run in (await client.get('/runs')).json()] == [7]
+        assert [task['status'] for task in (await client.get('/runs/7')).json()['tasks']] == ['completed'] * 2
+        missing = await client.get('/runs/6')
+        assert missing.status_code == 404 and 'keeps the last 1' in missing.json()['detail']

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import re
 
+from nicegui import binding
 from nicegui.testing import User
 
 from taskdemo.insight import eta_s
 from taskdemo.simulator import RunState, TaskStatus
 from taskdemo.ui.grid import TaskGrid
 from taskdemo.ui.grid_wire import PROGRESS_BITS
+from taskdemo.ui.run_model import RunModel
 from taskdemo.ui.states import CODES
 from taskdemo.ui.summary import format_duration
 
@@ -115,6 +117,23 @@ async def test_two_tabs_show_the_same_run_and_a_tab_opened_mid_run_shows_it_at_o
     await late.should_see(f'{sim.percent:.0f}% · {sim.counts.finished} of 50 finished')
     snapshot = late.find(TaskGrid).elements.pop().props['snapshot']
     assert [entry[:2] for entry in decode(snapshot)] == [(CODES[t.status], t.progress) for t in sim.tasks]
+
+
+async def test_every_tab_binds_to_the_one_model_of_the_run_which_pushes_rather_than_polls(user: User, another_user,
+                                                                                          sim):
+    """The progress line, the counters and Start are worked out once per change, however many tabs show them,
+    and a binding to a plain attribute would be read ten times a second by NiceGUI instead."""
+    await user.open('/')
+    second = another_user()
+    await second.open('/')
+    assert not [link for link in binding.active_links if isinstance(link[0], RunModel)]
+    user.find('Start Process').click()
+    sim.step(45)
+    for tab in (user, second):
+        await tab.should_see(f'{sim.percent:.0f}% · {sim.counts.finished} of 50 finished', marker='progress-text')
+        await tab.should_see(f'Running: {sim.counts.running}', marker='running-count')
+        assert not tab.find(marker='start').elements.pop().enabled
+    assert not [link for link in binding.active_links if isinstance(link[0], RunModel)]
 
 
 async def test_cancel_ends_the_run_and_the_cards_say_cancelled(user: User, sim):

@@ -72,7 +72,7 @@ async def test_a_bad_value_gets_the_same_message_from_the_cli_and_the_api_and_wo
 @pytest.mark.parametrize('name', RUN_RULES)
 def test_every_run_setting_is_a_flag_a_body_field_and_a_panel_field(name):
     flags = {action.dest for action in build_parser()._actions}
-    from taskdemo.api import StartBody
+    from taskdemo.routes.models import StartBody
     from taskdemo.ui.settings_panel import LABELS
     assert name in flags and name in StartBody.model_fields and name in LABELS
 

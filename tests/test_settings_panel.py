@@ -14,8 +14,10 @@ from nicegui import ui
 from nicegui.testing import User, user_simulation
 from starlette.requests import Request
 
+from taskdemo.control import LocalCommands
 from taskdemo.settings import RunSettings
 from taskdemo.simulator import RunState, Simulator
+from taskdemo.ui.fanout import Fanout
 from taskdemo.ui.settings_panel import CROSSED, LOCKED, MESSAGES, WAITING, SettingsPanel, next_run_line
 
 from .helpers import finish
@@ -37,11 +39,14 @@ def control(request: pytest.FixtureRequest) -> dict[str, bool]:
 async def panel_user(sim: Simulator, control: dict[str, bool],
                      caplog: pytest.LogCaptureFixture) -> AsyncIterator[User]:
     """A simulated browser on a page with a Settings button and the panel, updated as the page updates it."""
+    fanout = Fanout(sim)
+
     def root(request: Request) -> None:
-        panel = SettingsPanel(sim, query=request.query_params, may_control=lambda: control['allowed'])
+        panel = SettingsPanel(sim, LocalCommands(sim), query=request.query_params,
+                              may_control=lambda: control['allowed'])
         ui.button('Settings', on_click=panel.open).mark('open-settings')
         ui.button('Unlock', on_click=lambda: (control.update(allowed=True), panel.update()))
-        sim.changed.subscribe(lambda change: panel.update() if change.run else None)
+        fanout.changed.subscribe(lambda change: panel.update() if change.run else None)
 
     async with user_simulation(root=root) as simulated:
         yield simulated

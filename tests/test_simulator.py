@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from taskdemo.model import FAILURE_KINDS
@@ -135,13 +138,54 @@ def test_an_exception_in_one_task_fails_that_task_only_and_the_run_goes_on(clock
 def test_one_step_emits_one_change_naming_only_the_tasks_whose_percent_moved(make_sim):
     sim = make_sim(tasks=10, min_duration=100, max_duration=100, failure_rate=0, seed=1)
     changes: list[Change] = []
-    sim.changed.subscribe(changes.append)
+    sim.subscribe(changes.append)
     sim.start()
     assert changes[-1].structure
     sim.step(0.5)  # half of one percent: nothing shows a new number
     assert len(changes) == 1
     sim.step(0.5)
     assert len(changes) == 2 and changes[-1].tasks == frozenset(range(10)) and not changes[-1].run
+
+
+def test_every_listener_hears_every_change_in_order_and_a_failing_one_harms_nobody(sim, caplog):
+    heard: list[int] = []
+
+    def broken(change: Change) -> None:
+        raise RuntimeError('a listener with a bug')
+
+    sim.subscribe(broken)
+    sim.subscribe(lambda change: heard.append(change.version))
+    sim.start()
+    sim.step(40)
+    assert heard == [1, 2] and sim.version == 2
+    assert sim.counts.completed, 'the step went on past the broken listener'
+    assert 'a listener of the simulator failed on change 1' in caplog.text
+    sim.unsubscribe(broken)
+    caplog.clear()
+    sim.cancel()
+    assert heard == [1, 2, 3] and not caplog.text
+
+
+def test_the_model_and_its_commands_load_without_any_web_or_ui_library():
+    """What a process that only advances runs needs (a cluster's engine): no NiceGUI, no FastAPI."""
+    code = ('import sys, taskdemo.simulator, taskdemo.control, taskdemo.view; '
+            'print(sorted({name.split(".")[0] for name in sys.modules} & {"nicegui", "fastapi", "starlette"}))')
+    loaded = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == '[]'
+
+
+def test_a_listener_may_unsubscribe_itself_while_a_change_is_reported(sim):
+    heard: list[str] = []
+
+    def once(change: Change) -> None:
+        heard.append('once')
+        sim.unsubscribe(once)
+
+    sim.subscribe(once)
+    sim.subscribe(lambda change: heard.append('always'))
+    sim.start()
+    sim.cancel()
+    assert heard == ['once', 'always', 'always']
 
 
 def test_changes_since_collects_the_tasks_changed_after_a_version(make_sim):

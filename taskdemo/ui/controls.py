@@ -3,28 +3,30 @@ Resume, the outcome of the last run beside them ("48 completed, 2 failed"), a li
 do, and the control-token prompt when the server asks for one."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from nicegui import ui
 
 from ..access import token_matches
-from ..simulator import RetryError, RunActiveError, RunState, Simulator
+from ..control import Commands, ControlError
+from ..model import RunState
+from ..view import RunView
+from .eager import eager
+from .run_model import RunModel
 from .settings_panel import next_run_line
 from .summary import counts_words
 
-START_LABELS = {
-    RunState.IDLE: 'Start Process',
-    RunState.RUNNING: 'Processing...',
-    RunState.COMPLETED: 'Completed! Start over?',
-    RunState.CANCELLED: 'Start over',
-    RunState.INTERRUPTED: 'Start over',
-}
-
 
 class RunControls:
-    def __init__(self, sim: Simulator, *, control_token: str | None = None,
+    """Start's label and whether it can be pressed, and whether Cancel shows, are bound to the pages' shared
+    `RunModel`; the rest follows each change of the run (`update`)."""
+
+    def __init__(self, view: RunView, commands: Commands, model: RunModel, *, control_token: str | None = None,
                  on_unlock: Callable[[], None] = lambda: None) -> None:
-        self._sim = sim
+        self._view = view
+        self._commands = commands
+        self._model = model
         self._on_unlock = on_unlock
         self._token = control_token
         self.unlocked = control_token is None
@@ -33,10 +35,12 @@ class RunControls:
             with ui.row().classes('items-center justify-end gap-2') as self.row:
                 self._outcome = ui.label().classes('text-sm font-medium counter').mark('outcome')
                 self._resume = ui.button('Resume', on_click=self.resume, icon='play_arrow').mark('resume')
-                self._start = ui.button(START_LABELS[RunState.IDLE], on_click=self.start).mark('start')
+                self._start = ui.button(on_click=self.start).bind_text_from(model, 'start_label') \
+                    .bind_enabled_from(model, 'running', backward=self._may_start).mark('start')
                 self._retry = ui.button('Retry failed', on_click=lambda: self.retry(), icon='replay') \
                     .props('outline').mark('retry')
-                self._cancel = ui.button('Cancel', on_click=self.cancel, color='negative').mark('cancel')
+                self._cancel = ui.button('Cancel', on_click=self.cancel, color='negative') \
+                    .bind_visibility_from(model, 'running').mark('cancel')
             self._next_run = ui.label().classes('next-run-line text-sm text-right').mark('next-run')
         if not self.unlocked:
             with ui.row().classes('items-center gap-2') as self._lock_row:
@@ -46,15 +50,12 @@ class RunControls:
                 ui.button('Unlock', on_click=self.unlock).props('flat').mark('unlock')
         self.update()
 
-    def start(self) -> None:
+    @eager
+    async def start(self) -> None:
         if not self.unlocked:
             return
-        try:
-            self._sim.start()
-        except RunActiveError as error:
-            ui.notify(f'Not started: {error}', type='warning')
-            return
-        self.focus_cancel()
+        if await self._command(self._commands.start(), 'Not started') is not None:
+            self.focus_cancel()
 
     def focus_cancel(self) -> None:
         """After Start (by mouse or keyboard) the Start button is disabled: focus goes to Cancel, not to the page's
@@ -63,51 +64,66 @@ class RunControls:
                           f'if (button && button.offsetParent) button.focus(); '
                           f'else if (tries) setTimeout(() => focus(tries - 1), 30); }})(30)')
 
-    def resume(self) -> None:
+    @eager
+    async def resume(self) -> None:
         if self.unlocked:
-            self._sim.resume()
+            await self._command(self._commands.resume(), 'Not resumed', quiet_conflict=True)
 
-    def retry(self, error: str | None = None) -> None:
+    @eager
+    async def retry(self, error: str | None = None) -> None:
         """Run the failed tasks again (those that failed with `error`, when given)."""
         if not self.unlocked:
             return
-        try:
-            ids = self._sim.retry(error=error)
-        except (RetryError, RunActiveError) as problem:
-            ui.notify(f'Nothing retried: {problem}', type='warning')
-            return
-        ui.notify(f'Retrying {len(ids)} failed task{"s" if len(ids) != 1 else ""}', color='primary')
+        reply = await self._command(self._commands.retry(error=error), 'Nothing retried')
+        if reply is not None:
+            count = len(reply['tasks'])
+            ui.notify(f'Retrying {count} failed task{"s" if count != 1 else ""}', color='primary')
 
-    def cancel(self) -> None:
-        if self.unlocked:
-            self.cancelled_here = True  # before: the run's end is announced while cancel() runs
-            self._sim.cancel()
+    @eager
+    async def cancel(self) -> None:
+        if not self.unlocked:
+            return
+        self.cancelled_here = True  # before: the run's end may be announced before the command's answer comes
+        if await self._command(self._commands.cancel(), 'Not cancelled', quiet_conflict=True) is None:
+            self.cancelled_here = False
+
+    async def _command(self, command: Awaitable[dict[str, Any]], refused: str, *,
+                       quiet_conflict: bool = False) -> dict[str, Any] | None:
+        """The command's reply, or None when it was refused; a refusal is shown, except a conflict (409) when
+        `quiet_conflict`: nothing to cancel or resume means the board shows a run that has ended already."""
+        try:
+            return await command
+        except ControlError as error:
+            if not (quiet_conflict and error.status == 409):
+                ui.notify(f'{refused}: {error.detail}', type='warning')
+            return None
 
     def unlock(self) -> None:
         assert self._token is not None
         if token_matches(self._token_input.value, self._token):
             self.unlocked = True
             self._lock_row.visible = False
+            self._start.enabled = self._may_start(self._model.running)
             self.update()
             self._on_unlock()
         else:
             ui.notify('That is not the control token.', type='negative')
 
+    def _may_start(self, running: bool) -> bool:
+        return self.unlocked and not running
+
     def update(self) -> None:
-        state = self._sim.state
-        self._outcome.text = outcome_text(self._sim)
-        self._next_run.text = next_run_line(self._sim.settings)
-        self._start.text = START_LABELS[state]
-        self._start.enabled = self.unlocked and state != RunState.RUNNING
-        self._cancel.visible = state == RunState.RUNNING
+        state = self._view.state
+        self._outcome.text = outcome_text(self._view)
+        self._next_run.text = next_run_line(self._view.settings)
         self._resume.visible = state == RunState.INTERRUPTED
         self._resume.enabled = self.unlocked
-        self._retry.visible = state in {RunState.COMPLETED, RunState.CANCELLED} and self._sim.counts.failed > 0
+        self._retry.visible = state in {RunState.COMPLETED, RunState.CANCELLED} and self._view.counts.failed > 0
         self._retry.enabled = self.unlocked
         self._cancel.enabled = self.unlocked
 
 
-def outcome_text(sim: Simulator) -> str:
+def outcome_text(sim: RunView) -> str:
     """What the last run came to, beside the button that starts the next: '48 completed, 2 failed'."""
     run, counts = sim.run, sim.counts
     if run is None or not run.finished:

@@ -9,7 +9,8 @@ from datetime import datetime
 from nicegui import ui
 
 from .. import insight
-from ..simulator import Attempt, Simulator, Task, TaskStatus
+from ..model import Attempt, Task, TaskStatus
+from ..view import RunView
 from .dialogs import dialog_heading
 from .states import ICONS, WORDS
 from .summary import format_duration
@@ -27,7 +28,7 @@ def run_time(offset_s: float | None) -> str:
     return '-' if offset_s is None else f'at {offset_s:,.1f} s'
 
 
-def attempt_rows(sim: Simulator, task: Task) -> list[dict[str, str]]:
+def attempt_rows(sim: RunView, task: Task) -> list[dict[str, str]]:
     """One row per attempt, oldest first: when it started and ended, how long it took, how far it got, and how
     it ended. The current attempt is the last row."""
     run = sim.run
@@ -74,7 +75,7 @@ MOMENT = r'''
 class TaskDetails:
     """One dialog per page; `open(task_id)` shows a task and keeps it current until closed."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: RunView) -> None:
         self._sim = sim
         self.task_id: int | None = None
         with ui.dialog() as self._dialog, ui.card().classes('w-full max-w-2xl').mark('details'):

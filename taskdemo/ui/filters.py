@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from nicegui import events, ui
 
-from ..model import COUNT_FIELD
-from ..simulator import Simulator, TaskStatus
+from ..model import COUNT_FIELD, TaskStatus
+from ..view import RunView
 from .grid import TaskGrid
 from .states import CODES, WORDS
 
@@ -15,7 +15,7 @@ WHEN_PRESENT = (TaskStatus.PENDING, TaskStatus.CANCELLED, TaskStatus.INTERRUPTED
 
 
 class FilterChips:
-    def __init__(self, sim: Simulator, grid: TaskGrid) -> None:
+    def __init__(self, sim: RunView, grid: TaskGrid) -> None:
         self._sim = sim
         self._grid = grid
         self._kept: set[TaskStatus] = set()  # chips shown since before the run started: they stay until it ends

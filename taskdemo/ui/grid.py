@@ -5,7 +5,8 @@ from collections.abc import Callable
 
 from nicegui import events, ui
 
-from ..simulator import Change, Simulator
+from ..model import Change
+from ..view import RunView
 from .grid_wire import batch, range_batch, snapshot
 from .states import STATE_TABLE
 
@@ -14,7 +15,7 @@ SMALL_GRID_MAX = 50  # up to this many tasks: 5 columns on narrow screens, 10 fr
 
 
 class TaskGrid(ui.element, component='task_grid.js', dependencies=['grid_keys.js', 'grid_cards.js']):
-    def __init__(self, sim: Simulator, *, on_open: Callable[[int], None] = lambda _: None) -> None:
+    def __init__(self, sim: RunView, *, on_open: Callable[[int], None] = lambda _: None) -> None:
         super().__init__()
         self._sim = sim
         self._on_open = on_open

@@ -10,13 +10,14 @@ from array import array
 from collections.abc import Container, Iterable
 from typing import Any
 
-from ..simulator import Change, Simulator, Task
+from ..model import Change, Task
+from ..view import RunView
 from .states import CODES
 
 PROGRESS_BITS = 7  # a percent fits in 7 bits: a change is packed as (task id << 7) | percent
 
 
-def snapshot(sim: Simulator) -> dict[str, Any]:
+def snapshot(sim: RunView) -> dict[str, Any]:
     """Everything the grid shows, for a new run or a newly opened page."""
     tasks = sim.tasks
     nan = float('nan')
@@ -32,7 +33,7 @@ def snapshot(sim: Simulator) -> dict[str, Any]:
     }
 
 
-def batch(sim: Simulator, change: Change, shown: Container[int]) -> dict[str, Any] | None:
+def batch(sim: RunView, change: Change, shown: Container[int]) -> dict[str, Any] | None:
     """One tick's changes for a browser that shows the tasks in `shown`; None when it needs nothing."""
     progress = [_pack(sim.tasks[i]) for i in change.tasks - change.transitions if i in shown]
     transitions = [_transition(sim.tasks[i]) for i in sorted(change.transitions)]
@@ -45,7 +46,7 @@ def batch(sim: Simulator, change: Change, shown: Container[int]) -> dict[str, An
     return {'e': _elapsed(sim), 'p': progress, 's': transitions, 'err': errors, 'att': attempts}
 
 
-def range_batch(sim: Simulator, shown: Iterable[int]) -> dict[str, Any]:
+def range_batch(sim: RunView, shown: Iterable[int]) -> dict[str, Any]:
     """The current percent of every task in `shown`: for a browser that scrolled to tasks it had not followed."""
     return {'e': _elapsed(sim), 'p': [_pack(sim.tasks[i]) for i in shown], 's': [], 'err': {}}
 
@@ -65,7 +66,7 @@ def _transition(task: Task) -> list[Any]:
     return [task.id, CODES[task.status], task.progress, started, finished]
 
 
-def _elapsed(sim: Simulator) -> float:
+def _elapsed(sim: RunView) -> float:
     return round(sim.run.elapsed_s, 3) if sim.run else 0.0
 
 

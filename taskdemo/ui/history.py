@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from nicegui import events, ui
 
-from ..recorder import Recorder
+from ..history import History
 from ..store import RunRow
 from .dialogs import dialog_heading
 from .grid import TaskGrid
@@ -84,8 +84,8 @@ def run_seconds(row: RunRow) -> float:
 
 
 class HistoryPanel:
-    def __init__(self, recorder: Recorder) -> None:
-        self._recorder = recorder
+    def __init__(self, history: History) -> None:
+        self._history = history
         with ui.expansion('History', icon='history').classes('w-full').mark('history') as self._expansion:
             self._table = ui.table(columns=COLUMNS, rows=[], row_key='id', pagination=10) \
                 .classes('history-table w-full').props('flat dense wrap-cells').mark('history-table')
@@ -96,15 +96,14 @@ class HistoryPanel:
     async def refresh(self) -> None:
         if not self._expansion.value:
             return  # closed: nothing to show, nothing to read
-        await self._recorder.flush(include_progress=False)  # so that a run that just ended is listed
-        rows = await self._recorder.call(self._recorder.store.runs)
+        rows = await self._history.runs()
         self._table.rows = [table_row(row) for row in rows]
         self._table.update()
 
     async def open(self, event: events.GenericEventArguments) -> None:
         run_id = int(event.args)
-        row = await self._recorder.call(self._recorder.store.run, run_id)
-        tasks = await self._recorder.call(self._recorder.store.tasks, run_id)
+        row = await self._history.run(run_id)
+        tasks = await self._history.tasks(run_id)
         if row is None:
             ui.notify(f'Run {run_id} is no longer in the history.', type='warning')
             return

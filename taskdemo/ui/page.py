@@ -1,5 +1,6 @@
-"""The page: `create_root(sim)` makes the function NiceGUI calls for every visitor. Each visitor gets a `Board`
-that subscribes to the simulator's changes (unsubscribed with the tab) and redraws only what changed."""
+"""The page: `create_root(view, commands)` makes the function NiceGUI calls for every visitor. Each visitor gets a
+`Board` that reads the run from `view`, changes it only through `commands`, subscribes to the changes the view's
+one `Fanout` passes on (unsubscribed with the tab), and redraws only what changed."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -8,10 +9,14 @@ from pathlib import Path
 from nicegui import background_tasks, ui
 from starlette.requests import Request
 
-from ..recorder import Recorder
-from ..simulator import Change, RunState, Simulator
+from ..control import Commands
+from ..history import History
+from ..model import Change, RunState
+from ..view import RunView
+from .cluster_bar import ClusterState, cluster_parts
 from .controls import RunControls
 from .details import TaskDetails
+from .fanout import Fanout
 from .filters import FilterChips
 from .grid import TaskGrid
 from .history import HistoryPanel
@@ -28,18 +33,25 @@ STYLES = ('board.css', 'grid.css', 'panels.css')  # the page around the grid; th
 CSS = '\n'.join((Path(__file__).parent / name).read_text() for name in STYLES)
 
 
-def create_root(sim: Simulator, *, control_token: str | None = None,
-                recorder: Recorder | None = None) -> Callable[[], None]:
+def create_root(view: RunView, commands: Commands, *, control_token: str | None = None,
+                history: History | None = None, fanout: Fanout | None = None,
+                cluster: ClusterState | None = None) -> Callable[[Request], None]:
+    """The page function; every page hears the view's changes through `fanout`. Without one given, it is made with
+    the first page: bindings to its model are then made in the NiceGUI app that serves the page (tests reset it)."""
     def root(request: Request) -> None:
-        Board(sim, control_token=control_token, recorder=recorder, query=request.query_params)
+        nonlocal fanout
+        fanout = fanout or Fanout(view)
+        Board(view, commands, fanout, control_token=control_token, history=history, query=request.query_params,
+              cluster=cluster)
     return root
 
 
 class Board:
-    def __init__(self, sim: Simulator, *, control_token: str | None = None,
-                 recorder: Recorder | None = None, query: Mapping[str, str] | None = None) -> None:
-        self._sim = sim
-        self._shown_state = sim.state
+    def __init__(self, view: RunView, commands: Commands, fanout: Fanout, *, control_token: str | None = None,
+                 history: History | None = None, query: Mapping[str, str] | None = None,
+                 cluster: ClusterState | None = None) -> None:
+        self._view = view
+        self._shown_state = view.state
         self._client = ui.context.client  # changes arrive from anywhere (a timer, another tab): notify this page
         ui.page_title(TITLE)
         ui.colors(primary=PRIMARY, negative=NEGATIVE, positive=POSITIVE)
@@ -48,24 +60,28 @@ class Board:
         ui.link('Skip to tasks', '#tasks').classes('skip-link').mark('skip-link')
         # the header (title, controls, the bar, the counters, the pace) stays in view while the grid scrolls
         with ui.element('header').classes('board-header w-full flex flex-col gap-1').mark('header'):
+            cluster_footer = cluster_parts(cluster) if cluster is not None else None
             with ui.row().classes('w-full items-center justify-between gap-2'):
                 ui.label(TITLE).classes('board-title font-bold').props('role=heading aria-level=1')
-                self.controls = RunControls(sim, control_token=control_token, on_unlock=self._unlocked)
+                self.controls = RunControls(view, commands, fanout.model, control_token=control_token,
+                                            on_unlock=self._unlocked)
                 with self.controls.row:
                     ui.button('Settings', icon='tune', on_click=lambda: self.settings.open()) \
                         .props('flat no-caps aria-haspopup=dialog').mark('open-settings')
-            self.progress = RunProgress(sim)
-        self.settings = SettingsPanel(sim, query=query or {}, may_control=lambda: self.controls.unlocked)
-        self.details = TaskDetails(sim)
-        self.summary = RunSummary(sim, on_retry=self.controls.retry, on_open=self.details.open,
+            self.progress = RunProgress(view, fanout.model)
+        self.settings = SettingsPanel(view, commands, query=query or {}, may_control=lambda: self.controls.unlocked)
+        self.details = TaskDetails(view)
+        self.summary = RunSummary(view, on_retry=self.controls.retry, on_open=self.details.open,
                                   may_control=lambda: self.controls.unlocked)
         self.filters_row = ui.row().classes('w-full')
-        self.grid = TaskGrid(sim, on_open=self.details.open)
+        self.grid = TaskGrid(view, on_open=self.details.open)
         with self.filters_row:
-            self.filters = FilterChips(sim, self.grid)
-        self.timeline = Timeline(sim)
-        self.history = HistoryPanel(recorder) if recorder else None
-        sim.changed.subscribe(self.on_change)
+            self.filters = FilterChips(view, self.grid)
+        self.timeline = Timeline(view)
+        self.history = HistoryPanel(history) if history is not None else None
+        if cluster_footer is not None:
+            cluster_footer()
+        fanout.changed.subscribe(self.on_change)
 
     def on_change(self, change: Change) -> None:
         self.grid.apply(change)
@@ -78,7 +94,7 @@ class Board:
             self.settings.update()
             self.summary.update()
             self._announce_end()
-            if self.history and self._sim.run and self._sim.run.finished:
+            if self.history and self._view.run and self._view.run.finished:
                 background_tasks.create(self.history.refresh(), name='refresh history')
 
     def _unlocked(self) -> None:
@@ -88,10 +104,10 @@ class Board:
     def _announce_end(self) -> None:
         """The summary above the grid tells how a run ended; a notification only says that a run was cancelled
         from elsewhere (another tab, the API), which this page's viewer did not do and may not have seen."""
-        state = self._sim.state
+        state = self._view.state
         if state != self._shown_state and state == RunState.CANCELLED and not self.controls.cancelled_here:
             with self._client:
-                ui.notify(f'Cancelled from elsewhere. {summary_line(self._sim)}', color='primary', timeout=8000)
+                ui.notify(f'Cancelled from elsewhere. {summary_line(self._view)}', color='primary', timeout=8000)
         if state != self._shown_state:
             self.controls.cancelled_here = False
         self._shown_state = state

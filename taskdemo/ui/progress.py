@@ -5,7 +5,8 @@ from __future__ import annotations
 from nicegui import ui
 
 from .. import insight
-from ..simulator import Simulator
+from ..view import RunView
+from .run_model import RunModel
 from .summary import format_duration, summary_line
 from .titles import TITLE
 
@@ -16,7 +17,7 @@ def percent_of(count: int, total: int) -> float:
     return 100 * count / total if total else 0.0
 
 
-def bar_text(sim: Simulator) -> str:
+def bar_text(sim: RunView) -> str:
     """What the bar shows, in words, for screen readers: '48% completed, 2% failed'."""
     counts = sim.counts
     parts = [f'{percent_of(getattr(counts, part), sim.total):.0f}% {part}' for part in PARTS
@@ -25,7 +26,10 @@ def bar_text(sim: Simulator) -> str:
 
 
 class RunProgress:
-    def __init__(self, sim: Simulator) -> None:
+    """The bar, the line of pace, the tab's title and the announcer follow each change (`update`); the progress
+    line and the counters are bound to the pages' shared `RunModel`."""
+
+    def __init__(self, sim: RunView, model: RunModel) -> None:
         self._sim = sim
         with ui.column().classes('w-full gap-1'):
             with ui.element('div').classes('run-bar w-full').mark('progress-bar') \
@@ -33,14 +37,14 @@ class RunProgress:
                     as self._bar:
                 self._parts = {part: ui.element('div').classes(f'run-bar-part run-bar-{part}') for part in PARTS}
             with ui.row().classes('w-full items-center justify-between gap-x-4 gap-y-1'):
-                self._percent = ui.label().classes('text-lg font-semibold counter').mark('progress-text')
+                ui.label().bind_text_from(model, 'progress_text') \
+                    .classes('text-lg font-semibold counter').mark('progress-text')
                 with ui.row().classes('counters gap-x-4 gap-y-1 text-sm'):
-                    self._completed = ui.label().classes('counter').mark('completed-count')
-                    self._failed = ui.label().classes('counter').mark('failed-count')
-                    self._running = ui.label().classes('counter').mark('running-count')
-                    self._pending = ui.label().classes('counter').mark('pending-count')
-                    self._cancelled = ui.label().classes('counter').mark('cancelled-count')
-                    self._interrupted = ui.label().classes('counter').mark('interrupted-count')
+                    for name in ('completed', 'failed', 'running', 'pending', 'cancelled', 'interrupted'):
+                        counter = ui.label().bind_text_from(model, f'{name}_text').classes('counter') \
+                            .mark(f'{name}-count')
+                        if name in {'cancelled', 'interrupted'}:  # shown only when there are any
+                            counter.bind_visibility_from(model, f'any_{name}')
             # its line is there before a run too (empty), so that starting one does not push the grid down
             self._pace = ui.label().classes('text-sm counter pace-line').mark('pace')
             # read aloud by screen readers, politely: progress every 10 points, and the end of the run
@@ -60,15 +64,6 @@ class RunProgress:
             start += share
             element.style(place)  # sent only when it differs: most ticks move no part
         self._bar.props(f'aria-valuenow={round(sim.percent)} aria-valuetext="{bar_text(sim)}"')
-        self._percent.text = f'{sim.percent:.0f}% · {counts.finished:,} of {sim.total:,} finished'
-        self._completed.text = f'Completed: {counts.completed:,}'
-        self._failed.text = f'Failed: {counts.failed:,}'
-        self._running.text = f'Running: {counts.running:,}'
-        self._pending.text = f'Pending: {counts.pending:,}'
-        self._cancelled.text = f'Cancelled: {counts.cancelled:,}'
-        self._cancelled.visible = counts.cancelled > 0
-        self._interrupted.text = f'Interrupted: {counts.interrupted:,}'
-        self._interrupted.visible = counts.interrupted > 0
         self._pace.text = pace_line(sim)
         self._update_title_and_announcer()
 
@@ -96,7 +91,7 @@ class RunProgress:
             ui.page_title(title)
 
 
-def pace_line(sim: Simulator) -> str:
+def pace_line(sim: RunView) -> str:
     run = sim.run
     if run is None:
         return ''

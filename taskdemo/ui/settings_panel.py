@@ -13,8 +13,10 @@ from urllib.parse import urlencode
 
 from nicegui import ui
 
+from ..control import Commands, ControlError
 from ..settings import RUN_RULES, RunSettings, SettingsError
-from ..simulator import RunActiveError, Simulator
+from ..view import RunView
+from .eager import eager
 
 PERCENT = 'failure_rate'  # the one field shown in percent
 DURATIONS = ('min_duration', 'max_duration')
@@ -98,13 +100,15 @@ class SettingsPanel:
     """One dialog per page: `open()` shows it, `update()` follows the runs (the page calls it on every change of
     the run and when a token unlocks control)."""
 
-    def __init__(self, sim: Simulator, *, query: Mapping[str, str], may_control: Callable[[], bool]) -> None:
-        self._sim = sim
+    def __init__(self, view: RunView, commands: Commands, *, query: Mapping[str, str],
+                 may_control: Callable[[], bool]) -> None:
+        self._view = view
+        self._commands = commands
         self._may_control = may_control
         self._crossed = 'min_duration'  # which duration a "shortest longer than longest" message goes to
         linked = {name: _percent_text(value) if name == PERCENT else value
                   for name, value in query.items() if name in RUN_RULES}
-        self._filled = field_texts(sim.settings)
+        self._filled = field_texts(view.settings)
         texts = {**self._filled, **linked}
         with ui.dialog(value=bool(linked)).props('position=right full-height').classes('settings-dialog') \
                 .mark('settings') as self._dialog, ui.card().classes('settings-card').mark('settings-card'):
@@ -134,7 +138,7 @@ class SettingsPanel:
     def open(self) -> None:
         """Show the panel; fields nobody has edited show the settings now in force."""
         if self._texts() == self._filled:
-            self._filled = field_texts(self._sim.settings)
+            self._filled = field_texts(self._view.settings)
             for name, field in self._inputs.items():
                 field.value = self._filled[name]
         self._dialog.open()
@@ -148,14 +152,15 @@ class SettingsPanel:
         values, problems = self._read()
         return None if problems else RunSettings(**values)
 
-    def start(self) -> None:
+    @eager
+    async def start(self) -> None:
         settings = self.current()
         if settings is None or not self._may_control():
             return  # the button is disabled then, and says why
         try:
-            self._sim.start(settings)
-        except RunActiveError as error:
-            ui.notify(f'Not started: {error}', type='warning')
+            await self._commands.start(settings.as_dict())
+        except ControlError as error:
+            ui.notify(f'Not started: {error.detail}', type='warning')
             return
         self._dialog.close()  # the board shows the run
 
@@ -168,7 +173,7 @@ class SettingsPanel:
         ui.clipboard.write(self._link.text)
 
     def update(self) -> None:
-        settings, run = self._sim.settings, self._sim.run
+        settings, run = self._view.settings, self._view.run
         self._in_force.text = f'In force: {described(settings)}.'
         next_seed = f'Next run: {seed_words(settings.seed)}'
         self._seeds.text = f'This run: seed {run.seed} · {next_seed}' if run else next_seed
@@ -181,7 +186,7 @@ class SettingsPanel:
             reason = f'Fix {_joined([NAMES[name] for name in RUN_RULES if name in problems])} to start'
         elif not self._may_control():
             reason = LOCKED
-        elif self._sim.active:
+        elif self._view.active:
             reason = WAITING
         else:
             reason = ''

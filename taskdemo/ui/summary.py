@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from nicegui import ui
 
-from ..simulator import RunState, Simulator
+from ..model import RunState
+from ..view import RunView
 
 IDS_SHOWN = 30  # task ids listed per failure group
 
@@ -21,7 +22,7 @@ def format_duration(seconds: float) -> str:
     return f'{hours} h {minutes} min'
 
 
-def summary_line(sim: Simulator) -> str:
+def summary_line(sim: RunView) -> str:
     run, counts = sim.run, sim.counts
     assert run is not None
     ended = counts.completed + counts.failed
@@ -61,7 +62,7 @@ def task_links(ids: list[int], shown: int) -> str:
 class RunSummary:
     """Above the grid once a run has finished; while its failures are retried it stays, as the run stood before."""
 
-    def __init__(self, sim: Simulator, *, on_retry: Callable[[str], None] = lambda _: None,
+    def __init__(self, sim: RunView, *, on_retry: Callable[[str], object] = lambda _: None,
                  on_open: Callable[[int], None] = lambda _: None,
                  may_control: Callable[[], bool] = lambda: True) -> None:
         self._sim = sim

@@ -13,7 +13,8 @@ from typing import Any
 
 from nicegui import events, ui
 
-from ..simulator import Simulator, TaskStatus
+from ..model import TaskStatus
+from ..view import RunView
 from .states import WORDS
 
 ROWS_SHOWN = 60  # rows on screen at first (5 px each); at 1,000 tasks all of them would be a third of a pixel
@@ -48,7 +49,7 @@ TOOLTIP = '''(item) => `Task ${item.value[0].toLocaleString('en-US')} · ${item.
   `${item.value[1].toFixed(1)} s to ${item.value[2].toFixed(1)} s (${(item.value[2] - item.value[1]).toFixed(1)} s)`'''
 
 
-def timeline_bars(sim: Simulator) -> dict[str, list[list[float]]]:
+def timeline_bars(sim: RunView) -> dict[str, list[list[float]]]:
     """Every bar of the run by series: [task id, start s, end s], in real seconds since the run started."""
     now = sim.run.elapsed_s if sim.run else 0.0
     bars: dict[str, list[list[float]]] = {key: [] for key, *_ in SERIES}
@@ -146,7 +147,7 @@ def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 class Timeline:
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: RunView) -> None:
         self._sim = sim
         self._drawn_version = -1
         self._drawn_total = 0

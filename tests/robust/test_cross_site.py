@@ -48,12 +48,22 @@ def changing_routes() -> list[tuple[str, str]]:
     """Every (method, path) of the app that is not GET, HEAD or OPTIONS: ours, whatever they are called, not only those
     of today (NiceGUI's own `/_nicegui` paths keep NiceGUI's rules)."""
     found = set()
-    for route in core.app.routes:
-        path = getattr(route, 'path', '')
+    for route, path in _every_route(core.app.routes):
         for method in set(getattr(route, 'methods', None) or ()) - SAFE_METHODS:
             if not path.startswith(NICEGUI_PREFIX):
                 found.add((method, re.sub(r'\{[^}]*\}', '1', path)))
     return sorted(found)
+
+
+def _every_route(routes: list, prefix: str = '') -> Iterator[tuple[object, str]]:
+    """Each route with its path, those of the routers the app includes too (FastAPI keeps an included router as one
+    route of the app, which knows its routes)."""
+    for route in routes:
+        router = getattr(route, 'original_router', None)
+        if router is not None:
+            yield from _every_route(router.routes, prefix + route.include_context.prefix)
+        else:
+            yield route, prefix + getattr(route, 'path', '')
 
 
 async def test_every_route_that_changes_something_refuses_another_site_and_changes_nothing(sim: Simulator,

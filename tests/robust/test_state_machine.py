@@ -218,7 +218,7 @@ class SimulatorMachine(RuleBasedStateMachine):
 
     def _use(self, sim: Simulator) -> None:
         self.sim = sim
-        sim.changed.subscribe(self.changes.append)
+        sim.subscribe(self.changes.append)
 
     def _begin(self, name: str) -> Op:
         TALLY['steps'] += 1

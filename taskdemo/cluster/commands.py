@@ -1,0 +1,62 @@
+"""Control from any process: the command goes to the engine through a Redis stream and its answer comes back on
+a key of its own. The answers and status codes are the engine's `execute`, the same as in one process; while no
+engine exists (a takeover's few seconds) or Redis is away, control answers 503 with a Retry-After."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from ..control import ControlError
+from .link import ANSWER_WAIT_S, UNREACHABLE, Link
+
+COMMANDS_KEPT = 1000
+
+
+class RedisCommands:
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.sent = 0
+
+    async def start(self, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return await self._send('start', {'settings': dict(settings) if settings is not None else None})
+
+    async def reset(self) -> dict[str, Any]:
+        return await self._send('reset', {})
+
+    async def cancel(self) -> dict[str, Any]:
+        return await self._send('cancel', {})
+
+    async def resume(self) -> dict[str, Any]:
+        return await self._send('resume', {})
+
+    async def retry(self, tasks: list[int] | None = None, error: str | None = None) -> dict[str, Any]:
+        return await self._send('retry', {'tasks': tasks, 'error': error})
+
+    async def _send(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        link = self.link
+        if not link.up:
+            raise ControlError(503, f'Cannot reach Redis since {link.since_text()}: control is paused until it is '
+                                    'back.', retry_after=2)
+        request = uuid.uuid4().hex
+        try:
+            if not await link.fast.exists(link.keys.lease):
+                raise ControlError(503, 'No process is advancing the run right now (another one is taking over); '
+                                        'try again in a moment.', retry_after=1)
+            await link.fast.xadd(link.keys.commands, {'op': op, 'args': json.dumps(args), 'reply': request},
+                                 maxlen=COMMANDS_KEPT, approximate=True)
+            self.sent += 1
+            answer = await link.blocking.blpop([link.keys.reply(request)], timeout=ANSWER_WAIT_S)
+        except UNREACHABLE as error:
+            link.failed(error)
+            raise ControlError(503, 'Cannot reach Redis: control is paused until it is back.', retry_after=2) \
+                from None
+        if answer is None:
+            raise ControlError(503, f'The process advancing the run did not answer within {ANSWER_WAIT_S} s '
+                                    '(it may have just stopped; another takes over within seconds); try again.',
+                               retry_after=1)
+        reply = json.loads(answer[1])
+        if 'ok' in reply:
+            return reply['ok']
+        raise ControlError(reply['status'], reply['detail'], retry_after=reply.get('retry_after'))

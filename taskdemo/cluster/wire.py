@@ -1,0 +1,131 @@
+"""What travels through Redis: tasks, runs, change entries and snapshots, as compact JSON.
+
+A change entry is one simulator Change: the run's clock and state, every task whose status changed as a whole
+record, and the running tasks whose percent alone changed as runs of consecutive ids, `[first_id, percent,
+percent, ...]`, the encoding `/ws?mode=changes` uses (about four bytes a task). A snapshot is the whole state: the
+run, the settings in force, every task as a whole record, the version it is current to.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import Attempt, Change, Run, RunState, Task, TaskStatus
+from ..settings import RunSettings
+
+STATUSES = list(TaskStatus)
+STATUS_CODE = {status: code for code, status in enumerate(STATUSES)}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(',', ':'))
+
+
+def task_record(task: Task) -> list:
+    earlier = [[a.number, a.duration, a.progress, a.started_s, a.finished_s, a.error] for a in task.earlier]
+    return [task.id, STATUS_CODE[task.status], task.progress, task.duration, task.fail_at, task.started_s,
+            task.finished_s, task.error, task.attempt, earlier]
+
+
+def task_of(record: list) -> Task:
+    (task_id, status, progress, duration, fail_at, started_s, finished_s, error, attempt, earlier) = record
+    return Task(id=task_id, status=STATUSES[status], progress=progress, duration=duration, fail_at=fail_at,
+                started_s=started_s, finished_s=finished_s, error=error, attempt=attempt,
+                earlier=[Attempt(*values) for values in earlier])
+
+
+def run_record(run: Run | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {'id': run.id, 'settings': run.settings.as_dict(), 'seed': run.seed, 'started_at': run.started_at,
+            'elapsed_s': run.elapsed_s, 'state': run.state.value, 'finished_s': run.finished_s}
+
+
+def run_of(record: dict[str, Any] | None) -> Run | None:
+    if record is None:
+        return None
+    return Run(id=record['id'], settings=RunSettings(**record['settings']), seed=record['seed'],
+               started_at=record['started_at'], elapsed_s=record['elapsed_s'], state=RunState(record['state']),
+               finished_s=record['finished_s'])
+
+
+def clock_of(run: Run | None) -> list | None:
+    """The part of a run that moves every tick: its clock, its state, when it finished."""
+    return None if run is None else [run.elapsed_s, run.state.value, run.finished_s]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stream entry, decoded. `kind` is 'change' (a Change to apply), 'tick' (only the clock moved; the
+    version stays) or 'structure' (a new run or a reset: the snapshot written with it has everything)."""
+
+    version: int
+    epoch: int
+    kind: str
+    data: dict[str, Any]
+    id: str = ''
+
+    def fields(self) -> dict[str, str]:
+        return {'v': str(self.version), 'e': str(self.epoch), 'k': self.kind, 'd': dumps(self.data)}
+
+    @classmethod
+    def parse(cls, entry_id: str, fields: dict[str, str]) -> Entry:
+        return cls(version=int(fields['v']), epoch=int(fields['e']), kind=fields['k'],
+                   data=json.loads(fields['d']), id=entry_id)
+
+    @property
+    def millis(self) -> int:
+        """When Redis added it: the first part of its id, milliseconds since the epoch."""
+        return int(self.id.split('-')[0]) if self.id else 0
+
+
+def change_data(tasks: list[Task], run: Run | None, change: Change) -> dict[str, Any]:
+    """A Change as an entry's data, read off the tasks at the moment it happened."""
+    whole, running = [], []
+    previous = -2
+    for i in sorted(change.tasks):
+        task = tasks[i]
+        if i in change.transitions or task.status != TaskStatus.RUNNING:
+            whole.append(task_record(task))
+            continue
+        if i != previous + 1:
+            running.append([i])
+        running[-1].append(task.progress)
+        previous = i
+    data: dict[str, Any] = {'c': clock_of(run), 'w': whole, 'p': running, 'x': sorted(change.transitions)}
+    if change.run:
+        data['r'] = 1
+    return data
+
+
+@dataclass
+class Snapshot:
+    """The whole state at one version: enough to show the run, or to go on with it."""
+
+    version: int
+    epoch: int
+    run: Run | None
+    settings: RunSettings  # in force for the next run
+    runs_started: int
+    tasks: list[Task]
+    entry: str = '0-0'  # the stream entry this is current to
+    saved_at: float = 0.0  # wall clock of the engine when it wrote this
+
+    def meta(self) -> str:
+        return dumps({'v': self.version, 'e': self.epoch, 'run': run_record(self.run),
+                      'settings': self.settings.as_dict(), 'runs_started': self.runs_started,
+                      'saved_at': self.saved_at, 'n': len(self.tasks)})
+
+    @staticmethod
+    def tasks_text(tasks: list[Task]) -> str:
+        return dumps([task_record(task) for task in tasks])
+
+    @classmethod
+    def parse(cls, meta: str, tasks: str | None, entry: str) -> Snapshot:
+        values = json.loads(meta)
+        settings = RunSettings(**values['settings'])
+        records = json.loads(tasks) if tasks else []
+        task_list = [task_of(record) for record in records] or [Task(id=i) for i in range(values['n'])]
+        return cls(version=values['v'], epoch=values['e'], run=run_of(values['run']), settings=settings,
+                   runs_started=values['runs_started'], tasks=task_list, entry=entry, saved_at=values['saved_at'])

@@ -1,0 +1,142 @@
+"""The commands that change a run (start, reset, cancel, resume, retry), with the one set of rules for them.
+
+`execute` applies a command to the simulator that advances the run, and answers as the HTTP routes do (the same
+reply bodies, the same 409 and 422 details). The routes and the board reach it through a `Commands` object:
+`LocalCommands` calls it in this process; another implementation may carry the command (its arguments are plain
+JSON) to the process that advances the run and bring the answer back.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from .settings import RunSettings, SettingsError
+from .simulator import RetryError, RunActiveError, RunState, Simulator
+
+OPS = ('start', 'reset', 'cancel', 'resume', 'retry')
+
+
+class ControlError(Exception):
+    """A command was refused: `status` and `detail` are the HTTP answer's; `retry_after` (seconds), when given,
+    says the command may work if sent again that much later (the route sends it as `Retry-After`)."""
+
+    def __init__(self, status: int, detail: str, *, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+def execute(sim: Simulator, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one command on `sim` and return the reply body; raise ControlError (409, 422) when it is refused, with
+    nothing changed.
+
+    `args` by command: start -> `{'settings': dict | None}` (only the settings given; the rest stay as they are),
+    retry -> `{'tasks': list[int] | None, 'error': str | None}`, the others -> `{}`.
+    """
+    if op == 'start':
+        return _start(sim, args.get('settings'))
+    if op == 'reset':
+        sim.reset()
+        return {'message': 'Tasks reset'}
+    if op == 'cancel':
+        return _cancel(sim)
+    if op == 'resume':
+        return _resume(sim)
+    if op == 'retry':
+        return _retry(sim, args.get('tasks'), args.get('error'))
+    raise ControlError(422, f'Unknown command {op!r} (known: {", ".join(OPS)}).')
+
+
+class Commands(Protocol):
+    """The board's and the routes' way to change the run. Each method answers the reply body of its route, or
+    raises ControlError."""
+
+    async def start(self, settings: Mapping[str, Any] | None = None) -> dict[str, Any]: ...
+
+    async def reset(self) -> dict[str, Any]: ...
+
+    async def cancel(self) -> dict[str, Any]: ...
+
+    async def resume(self) -> dict[str, Any]: ...
+
+    async def retry(self, tasks: list[int] | None = None, error: str | None = None) -> dict[str, Any]: ...
+
+
+class LocalCommands:
+    """Commands for the simulator in this process. Each one is done before its coroutine's first step ends (it
+    never waits), so that a page or a route sees its effect at once."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    async def start(self, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return execute(self.sim, 'start', {'settings': dict(settings) if settings is not None else None})
+
+    async def reset(self) -> dict[str, Any]:
+        return execute(self.sim, 'reset', {})
+
+    async def cancel(self) -> dict[str, Any]:
+        return execute(self.sim, 'cancel', {})
+
+    async def resume(self) -> dict[str, Any]:
+        return execute(self.sim, 'resume', {})
+
+    async def retry(self, tasks: list[int] | None = None, error: str | None = None) -> dict[str, Any]:
+        return execute(self.sim, 'retry', {'tasks': tasks, 'error': error})
+
+
+def _start(sim: Simulator, given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A bad setting is a 422 whatever the state (as the body's schema says); a good one while a run is active, a
+    409."""
+    settings = None
+    if given is not None:
+        try:
+            settings = RunSettings.from_mapping(dict(given), base=sim.settings)
+        except SettingsError as error:
+            raise ControlError(422, str(error)) from None
+    if sim.active:
+        raise ControlError(409, _active_detail(sim))
+    try:
+        run = sim.start(settings)
+    except RunActiveError:
+        raise ControlError(409, _active_detail(sim)) from None
+    return {'message': f'{run.settings.tasks} tasks started', 'run_id': run.id, 'seed': run.seed,
+            'settings': run.settings.as_dict()}
+
+
+def _cancel(sim: Simulator) -> dict[str, Any]:
+    run = sim.run
+    if not sim.cancel():
+        raise ControlError(409, 'No run is active, so there is nothing to cancel.')
+    assert run is not None
+    return {'message': f'Run {run.id} cancelled: {sim.counts.cancelled} tasks cancelled'}
+
+
+def _resume(sim: Simulator) -> dict[str, Any]:
+    if not sim.resume():
+        raise ControlError(409, f'There is no interrupted run to resume (the run is {sim.state.value}).')
+    assert sim.run is not None
+    return {'message': f'Run {sim.run.id} resumed: {sim.counts.running} tasks running'}
+
+
+def _retry(sim: Simulator, tasks: list[int] | None, error: str | None) -> dict[str, Any]:
+    if tasks is not None and error is not None:
+        raise ControlError(422, 'Give either "tasks" or "error", not both.')
+    if sim.active:
+        raise ControlError(409, _active_detail(sim))
+    if sim.run is None or sim.state == RunState.INTERRUPTED:
+        raise ControlError(409, 'There is no finished run to retry.' if sim.run is None else
+                           f'Run {sim.run.id} was interrupted: POST /resume first.')
+    try:
+        ids = sim.retry(tasks, error=error)
+    except RetryError as problem:
+        raise ControlError(422, f'{str(problem)[0].upper()}{str(problem)[1:]}.') from None
+    return {'message': f'{len(ids)} tasks retried', 'run_id': sim.run.id, 'tasks': ids}
+
+
+def _active_detail(sim: Simulator) -> str:
+    run = sim.run
+    assert run is not None
+    return (f'Run {run.id} is already active ({sim.counts.finished} of {sim.total} tasks finished); '
+            'POST /cancel or /reset first.')

@@ -1,0 +1,84 @@
+"""`POST /start`, `/reset`, `/cancel`, `/resume` and `/retry`: each hands its command to the app's `Commands`
+(control.py holds the rules and the answers) and turns a refusal into its HTTP answer.
+
+Every route is `async def` on purpose: FastAPI runs a plain `def` route in a thread pool, and the run must only
+ever be touched from the event loop.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, HTTPException
+
+from ..access import token_matches
+from ..control import ControlError
+from ..services import CommandsDep, SettingsDep
+from .models import BODY_ERRORS, CONTROL_ERRORS, Message, Problem, RetryBody, RetryReply, StartBody, StartReply
+
+router = APIRouter()
+
+
+async def require_control(settings: SettingsDep, authorization: Annotated[str | None, Header()] = None) -> None:
+    if settings.control_token is None:
+        return
+    if authorization is None or not authorization.startswith('Bearer '):
+        raise HTTPException(401, 'This server needs its control token: send "Authorization: Bearer <token>".',
+                            headers={'WWW-Authenticate': 'Bearer'})
+    if not token_matches(authorization.removeprefix('Bearer '), settings.control_token):
+        raise HTTPException(401, 'Wrong control token.', headers={'WWW-Authenticate': 'Bearer'})
+
+
+CONTROL = [Depends(require_control)]
+
+
+@router.post('/start', response_model=StartReply, dependencies=CONTROL, tags=['control'],
+             responses={**CONTROL_ERRORS, **BODY_ERRORS,
+                        409: {'model': Problem, 'description': 'a run is already active'},
+                        422: {'model': Problem, 'description': 'a setting is unknown or out of range'}})
+async def start(commands: CommandsDep, body: Annotated[StartBody | None, Body()] = None) -> dict[str, Any]:
+    """Start a run, with the settings in force or those in the body. The body's settings stay in force for later
+    runs, except the seed: that is for this run only, and later runs go back to the server's own seed (`--seed`,
+    usually none, so each run draws one). A bad setting is a 422 whatever the state, as the body's schema says;
+    a good one while a run is active, a 409."""
+    return await _answer(commands.start(body.model_dump(exclude_unset=True) if body is not None else None))
+
+
+@router.post('/reset', response_model=Message, dependencies=CONTROL, tags=['control'], responses=CONTROL_ERRORS)
+async def reset(commands: CommandsDep) -> dict[str, str]:
+    """Cancel any active run and put every task back to pending at 0 %."""
+    return await _answer(commands.reset())
+
+
+@router.post('/cancel', response_model=Message, dependencies=CONTROL, tags=['control'],
+             responses={**CONTROL_ERRORS, 409: {'model': Problem, 'description': 'no run is active'}})
+async def cancel(commands: CommandsDep) -> dict[str, str]:
+    """Stop the active run; its unfinished tasks end as cancelled."""
+    return await _answer(commands.cancel())
+
+
+@router.post('/resume', response_model=Message, dependencies=CONTROL, tags=['control'],
+             responses={**CONTROL_ERRORS, 409: {'model': Problem, 'description': 'no interrupted run to resume'}})
+async def resume(commands: CommandsDep) -> dict[str, str]:
+    """Go on with an interrupted run (one cut off by a restart or a crash) from where its tasks stopped."""
+    return await _answer(commands.resume())
+
+
+@router.post('/retry', response_model=RetryReply, dependencies=CONTROL, tags=['control'],
+             responses={**CONTROL_ERRORS, **BODY_ERRORS,
+                        409: {'model': Problem, 'description': 'no finished run to retry from'},
+                        422: {'model': Problem, 'description': 'a task asked for did not fail, or no task matches'}})
+async def retry(commands: CommandsDep, body: Annotated[RetryBody | None, Body()] = None) -> dict[str, Any]:
+    """Run failed tasks of the finished run again, in place, as their next attempt: all of them, those with
+    the given ids, or those that failed with the given error message."""
+    return await _answer(commands.retry(body.tasks if body else None, body.error if body else None))
+
+
+async def _answer(command: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """The command's reply, or its refusal as an HTTP error (with `Retry-After` in whole seconds when it says)."""
+    try:
+        return await command
+    except ControlError as refused:
+        headers = None if refused.retry_after is None else {'Retry-After': str(max(0, math.ceil(refused.retry_after)))}
+        raise HTTPException(refused.status, refused.detail, headers=headers) from None

@@ -1,0 +1,94 @@
+"""The bodies the routes take and answer, as OpenAPI documents them, and the error answers they share."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
+
+from ..settings import MAX_TASKS, RUN_RULES
+
+
+def _start_body() -> type[BaseModel]:
+    """The `POST /start` body, made from the rules in settings.py. Pydantic only documents the fields (OpenAPI
+    gets each one's type and bounds); the values are checked by RunSettings itself, so a bad one gets the message
+    the command line and the settings panel give, and an unknown field the same "is not a setting"."""
+    fields: dict[str, Any] = {
+        name: (Annotated[Any, WithJsonSchema(rule.json_schema())], Field(None, description=rule.help))
+        for name, rule in RUN_RULES.items()}
+    config = ConfigDict(extra='allow', json_schema_extra={'additionalProperties': False})
+    return create_model('StartBody', __config__=config,
+                        __doc__='Settings for the new run. Every field is optional: a missing one keeps the value '
+                                'in force.', **fields)
+
+
+StartBody = _start_body()
+
+
+class RetryBody(BaseModel):
+    """Which failed tasks to run again: by id, or every task that failed with one error message. Without a body
+    (or with neither field) every failed task goes again."""
+
+    model_config = ConfigDict(extra='forbid', strict=True)
+
+    tasks: list[Annotated[int, Field(ge=0, le=MAX_TASKS)]] | None = Field(
+        None, max_length=MAX_TASKS, description='ids of failed tasks')
+    error: str | None = Field(None, max_length=1000, description='the error message of a failure group')
+
+
+class Message(BaseModel):
+    message: str
+
+
+class RetryReply(Message):
+    run_id: int
+    tasks: list[int]
+
+
+class StartReply(Message):
+    run_id: int
+    seed: int
+    settings: dict[str, Any]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class TaskEntry(BaseModel):
+    status: Literal['pending', 'in_progress', 'completed', 'failed', 'cancelled', 'interrupted']
+    progress: int
+    error: str | None = None
+
+
+class StatusReply(BaseModel):
+    total: int
+    completed: int
+    failed: int
+    individual: dict[str, TaskEntry]
+    state: Literal['idle', 'running', 'completed', 'cancelled', 'interrupted']
+    run_id: int | None
+    progress: float = Field(description='finished tasks over all tasks, 0-100')
+    running: int
+    pending: int
+    cancelled: int
+    interrupted: int
+    started_at: float | None = Field(description='wall clock, seconds since the epoch')
+    elapsed_s: float | None
+    seed: int | None
+    eta_s: float | None = Field(description='real seconds until the last task ends; null while estimating')
+    throughput_per_min: float | None = Field(description='tasks finished per minute so far')
+    settings: dict[str, Any]
+    attempts: dict[str, int] = Field(description='attempt number of every task beyond its first; missing = 1')
+    error_groups: list[dict[str, Any]] = Field(
+        description='failed tasks by error message, largest first: `{"error", "count", "tasks"}`')
+    streams: int = Field(description='`/ws` clients listening now')
+    version: int = Field(description='the state\'s version, one more with every change: in a cluster, processes at '
+                                     'the same version show the same state')
+
+
+CONTROL_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {'model': Problem, 'description': 'a control token is set and this request did not carry it'},
+}
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {'model': Problem, 'description': 'the body could not be read (not UTF-8)'},
+}
