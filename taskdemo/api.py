@@ -7,9 +7,7 @@ reaches a client.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
@@ -23,12 +21,11 @@ from .simulator import Simulator
 from .stream import STREAM_INTERVAL_S
 
 
-def install_routes(app: FastAPI, services: Services, *, extra: Sequence[APIRouter] = ()) -> None:
-    """Serve the routes on `app` with `services`, and the `extra` routers after them (a mode's own routes). Called
-    again (tests build NiceGUI's one app many times in one process), it replaces the services and the routes it put
-    there before, so that each route is there once."""
+def install_routes(app: FastAPI, services: Services) -> None:
+    """Serve the routes on `app` with `services`. Called again (tests build NiceGUI's one app many times in one
+    process), it replaces the services and the routes it put there before, so that each route is there once."""
     app.state.services = services
-    routers = (*ROUTERS, *extra)
+    routers = ROUTERS
     before = (*getattr(app.state, 'taskdemo_routers', ()), *routers)
     endpoints = {route.endpoint for router in before for route in router.routes if hasattr(route, 'endpoint')}
 

@@ -5,9 +5,8 @@ The routes and the page see the run only through `Services` (a `RunView` to read
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from fastapi import APIRouter
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.middleware.cors import CORSMiddleware
 from nicegui import app, background_tasks, ui
@@ -60,7 +59,6 @@ def build(settings: Settings, *, sim: Simulator | None = None,
     sim = sim or Simulator(settings.run)
     if settings.redis is not None:
         return sim, _build_cluster(sim, settings)
-    app.state.cluster_node = None
     history = None
     if settings.data_dir is not None:
         recorder = Recorder(sim, Store(settings.data_dir, keep_runs=settings.keep_runs))
@@ -82,20 +80,18 @@ def build(settings: Settings, *, sim: Simulator | None = None,
 def _build_cluster(sim: Simulator, settings: Settings) -> Callable[[Request], None]:
     """Cluster mode (`--redis`): no store and no driver of its own; the cluster node mirrors the run, or advances
     it while this process holds the lease, and control and history go through Redis."""
-    from .cluster.routes import router
     from .cluster.wiring import cluster_services
     services, node = cluster_services(sim, settings)
-    app.state.cluster_node = node
-    _serve(services, settings, extra=[router])
+    _serve(services, settings)
     app.on_startup(lambda: background_tasks.create(node.run(), name='taskdemo cluster node'))
     app.on_shutdown(node.stop)
     return create_root(services.view, services.commands, control_token=settings.control_token,
                        history=services.history, cluster=node)
 
 
-def _serve(services: Services, settings: Settings, *, extra: Sequence[APIRouter] = ()) -> None:
+def _serve(services: Services, settings: Settings) -> None:
     """The routes, their error handlers and the guards around them, for either mode."""
-    install_routes(app, services, extra=extra)
+    install_routes(app, services)
     install_error_handlers(app)
     _answer_unknown_paths_with_404()
     # before CORS, which then wraps it: an allowed origin can read a 413 too; the same origins may change the board

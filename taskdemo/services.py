@@ -8,7 +8,7 @@ the simulator, so it serves whichever implementation the app was built with; a t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
@@ -30,6 +30,14 @@ class Services:
     statuses: StatusCache  # `GET /status`, built once per change
     settings: Settings  # the server's: the control token
     history: History | None = None  # None: no data folder
+    cluster: ClusterInfo | None = None  # None: one process on its own (no --redis)
+
+
+class ClusterInfo(Protocol):
+    """What `GET /cluster` reads: taskdemo.cluster.node.ClusterNode."""
+
+    async def answer(self) -> dict[str, Any]:
+        """The processes and their part in the run, read now; raises HTTPException(503) without Redis."""
 
 
 def local_services(sim: Simulator, settings: Settings, *, history: History | None = None,
@@ -70,6 +78,10 @@ def get_history(services: Annotated[Services, Depends(get_services)]) -> History
     return services.history
 
 
+def get_cluster(services: Annotated[Services, Depends(get_services)]) -> ClusterInfo | None:
+    return services.cluster
+
+
 # what a route's parameters say, e.g. `async def reset(commands: CommandsDep)`
 ViewDep = Annotated[RunView, Depends(get_view)]
 CommandsDep = Annotated[Commands, Depends(get_commands)]
@@ -77,3 +89,4 @@ BroadcasterDep = Annotated[Broadcaster, Depends(get_broadcaster)]
 StatusesDep = Annotated[StatusCache, Depends(get_statuses)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HistoryDep = Annotated[History | None, Depends(get_history)]
+ClusterDep = Annotated[ClusterInfo | None, Depends(get_cluster)]

@@ -90,6 +90,12 @@ async def test_unknown_paths_answer_404_without_building_the_board(app_user: Use
     assert len(Client.instances) == clients_before + 1
 
 
+async def test_a_single_process_says_it_has_no_cluster(app_user: User):
+    response = await app_user.http_client.get('/cluster')
+    assert response.status_code == 404
+    assert response.json() == {'detail': 'This server runs alone (no --redis): there is no cluster.'}
+
+
 async def test_with_a_control_token_the_board_watches_until_the_token_is_given(locked_user: User, sim):
     await locked_user.open('/')
     await locked_user.should_see('Watching only')

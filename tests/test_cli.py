@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,30 @@ def test_the_real_command_exits_2_without_a_traceback_and_help_explains_every_fl
     for flag in ('--host', '--port', '--native', '--tasks', '--failure-rate', '--min-duration', '--max-duration',
                  '--speed', '--seed', '--cors-origin', '--control-token', 'TASKDEMO_'):
         assert flag in shown.stdout
+
+
+def test_redis_turns_cluster_mode_on_from_the_flag_or_its_variable():
+    assert parse_args([], env={}).redis is None
+    assert parse_args(['--redis', 'redis://127.0.0.1:6379/0'], env={}).redis == 'redis://127.0.0.1:6379/0'
+    from_env = parse_args([], env={'TASKDEMO_REDIS_URL': 'redis://db.example:6380/2'})
+    assert from_env.redis == 'redis://db.example:6380/2'
+    assert parse_args(['--takeover-limit', '5'], env={}).takeover_limit == 5.0
+
+
+@pytest.mark.parametrize(('argv', 'env', 'message'), [
+    (['--redis', 'localhost:6379'], {}, "--redis must be a URL like redis://HOST:PORT/DB, got 'localhost:6379'"),
+    ([], {'TASKDEMO_REDIS_URL': 'http://x'}, "TASKDEMO_REDIS_URL must be a URL like redis://HOST:PORT/DB"),
+    (['--redis', 'redis://h:99999/0'], {}, '--redis is not a usable Redis URL'),
+    (['--redis', ' '], {}, '--redis must be a Redis URL like redis://127.0.0.1:6379/0'),
+    (['--takeover-limit', '-1'], {}, '--takeover-limit must be a number from 0'),
+])
+def test_a_bad_redis_url_or_limit_is_named(argv, env, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        parse_args(argv, env=env)
+
+
+def test_redis_without_the_cluster_extra_exits_2_saying_how_to_install_it(capsys, monkeypatch):
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name: None)
+    assert main.main(['--redis', 'redis://127.0.0.1:6379/0']) == 2
+    assert capsys.readouterr().err.strip() == \
+        "main.py: error: --redis needs the redis package: pip install -e '.[cluster]' (see --help)"

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
-from taskdemo.api import install_api, install_error_handlers, install_routes
+from taskdemo.api import install_api, install_error_handlers
 from taskdemo.control import OPS, ControlError, LocalCommands, execute
 from taskdemo.services import get_commands, get_services, local_services
 from taskdemo.settings import Settings
@@ -109,22 +109,3 @@ async def test_the_routes_serve_the_services_installed_last_and_each_route_once(
         assert (await client.get('/status')).json()['total'] == 4
         app.dependency_overrides[get_services] = lambda: local_services(first, Settings())
         assert (await client.get('/status')).json()['total'] == 3
-
-
-async def test_a_modes_own_routes_go_on_after_the_others_and_go_away_with_the_mode(sim: Simulator):
-    extra = APIRouter()
-
-    @extra.get('/cluster')
-    async def cluster() -> dict[str, str]:
-        return {'engine': 'here'}
-
-    app = FastAPI()
-    services = local_services(sim, Settings())
-    install_routes(app, services, extra=[extra])
-    install_routes(app, services, extra=[extra])
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
-        assert (await client.get('/cluster')).json() == {'engine': 'here'}
-        assert list(app.openapi()['paths'])[-1] == '/cluster'
-        install_routes(app, services)
-        assert (await client.get('/cluster')).status_code == 404
-        assert (await client.get('/status')).status_code == 200

@@ -10,7 +10,7 @@ from fastapi import HTTPException
 from ..model import Task
 from ..store import RunRow
 from .link import UNREACHABLE, Link
-from .wire import task_of
+from .wire import tasks_of
 
 
 class RedisHistory:
@@ -42,7 +42,7 @@ class RedisHistory:
             text = await self.link.fast.hget(self.link.keys.run(run_id), 'tasks')
         except UNREACHABLE as error:
             raise _away(self.link, error) from None
-        return [task_of(record) for record in json.loads(text)] if text else []
+        return tasks_of(text) if text else []
 
 
 def _away(link: Link, error: BaseException) -> HTTPException:

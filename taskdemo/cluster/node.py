@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from fastapi import HTTPException
+
 from ..simulator import Simulator
 from .engine import Engine
 from .lease import TTL_S, Lease
@@ -163,6 +165,16 @@ class ClusterNode:
         """Say that this process is alive, and read everybody else's reports (for this process's pages)."""
         await self.link.fast.hset(self.link.keys.nodes, self.id, json.dumps(self.report()))
         self.view = await self.read_view()
+
+    async def answer(self) -> dict[str, Any]:
+        """`GET /cluster`, read now; a 503 that says since when while Redis cannot be reached."""
+        try:
+            return await self.read_view()
+        except UNREACHABLE as error:
+            raise_if_cancelled()
+            self.link.failed(error)
+            raise HTTPException(503, f'Cannot reach Redis since {self.link.since_text()}.',
+                                headers={'Retry-After': '2'}) from None
 
     async def read_view(self) -> dict[str, Any]:
         """`GET /cluster`, read from Redis now. Raises UNREACHABLE errors."""

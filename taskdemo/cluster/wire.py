@@ -35,6 +35,36 @@ def task_of(record: list) -> Task:
                 earlier=[Attempt(*values) for values in earlier])
 
 
+def tasks_text(tasks: list[Task]) -> str:
+    """Every task, by column: 10,000 tasks in about a tenth of the time of one record each (a snapshot is
+    written every second while a run goes on)."""
+    return dumps({
+        'status': ''.join(str(STATUS_CODE[task.status]) for task in tasks),
+        'progress': [task.progress for task in tasks],
+        'duration': [task.duration for task in tasks],
+        'fail_at': [task.fail_at for task in tasks],
+        'started': [task.started_s for task in tasks],
+        'finished': [task.finished_s for task in tasks],
+        'error': {task.id: task.error for task in tasks if task.error is not None},
+        'attempt': {task.id: task.attempt for task in tasks if task.attempt != 1},
+        'earlier': {task.id: task_record(task)[9] for task in tasks if task.earlier},
+    })
+
+
+def tasks_of(text: str) -> list[Task]:
+    columns = json.loads(text)
+    errors, attempts, earlier = columns['error'], columns['attempt'], columns['earlier']
+    tasks = []
+    for i, (status, progress, duration, fail_at, started, finished) in enumerate(zip(
+            columns['status'], columns['progress'], columns['duration'], columns['fail_at'], columns['started'],
+            columns['finished'], strict=True)):
+        key = str(i)
+        tasks.append(Task(id=i, status=STATUSES[int(status)], progress=progress, duration=duration, fail_at=fail_at,
+                          started_s=started, finished_s=finished, error=errors.get(key),
+                          attempt=attempts.get(key, 1), earlier=[Attempt(*values) for values in earlier.get(key, ())]))
+    return tasks
+
+
 def run_record(run: Run | None) -> dict[str, Any] | None:
     if run is None:
         return None
@@ -119,13 +149,12 @@ class Snapshot:
 
     @staticmethod
     def tasks_text(tasks: list[Task]) -> str:
-        return dumps([task_record(task) for task in tasks])
+        return tasks_text(tasks)
 
     @classmethod
     def parse(cls, meta: str, tasks: str | None, entry: str) -> Snapshot:
         values = json.loads(meta)
         settings = RunSettings(**values['settings'])
-        records = json.loads(tasks) if tasks else []
-        task_list = [task_of(record) for record in records] or [Task(id=i) for i in range(values['n'])]
+        task_list = tasks_of(tasks) if tasks else [Task(id=i) for i in range(values['n'])]
         return cls(version=values['v'], epoch=values['e'], run=run_of(values['run']), settings=settings,
                    runs_started=values['runs_started'], tasks=task_list, entry=entry, saved_at=values['saved_at'])

@@ -25,6 +25,7 @@ def cluster_services(sim: Simulator, settings: Settings) -> tuple[Services, Clus
                         history=RedisHistory(link, keep_runs=settings.keep_runs))
     node = ClusterNode(sim, link, port=settings.port, keep_runs=settings.keep_runs,
                        resume_limit_s=settings.takeover_limit, viewers=lambda: viewers(broadcaster))
+    services.cluster = node
     return services, node
 
 

@@ -1,7 +1,8 @@
 """The HTTP and WebSocket routes, as routers whose handlers get what they use from the app's `Services`
-(services.py), never a simulator: control, watch (`/status`, `/ws`) and history, in the order OpenAPI lists them."""
+(services.py), never a simulator: control, watch (`/status`, `/ws`, `/cluster`) and history, in the order OpenAPI
+lists them."""
 from __future__ import annotations
 
-from . import control, history, watch
+from . import cluster, control, history, watch
 
-ROUTERS = (control.router, watch.router, history.router)
+ROUTERS = (control.router, watch.router, cluster.router, history.router)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from nicegui import ui
 
 MOVED_NOTICE_S = 6.0
+now = time.time  # the wall clock, as the cluster's processes stamp their news (tests put their own)
 REFRESH_S = 1.0
 
 
@@ -33,8 +34,8 @@ class ClusterState(Protocol):
 class ClusterBanner:
     """The banner and the notice, made inside the page's sticky header."""
 
-    def __init__(self, node: ClusterState, *, clock: Callable[[], float] = time.time) -> None:
-        self._node, self._clock = node, clock
+    def __init__(self, node: ClusterState) -> None:
+        self._node = node
         self.banner = ui.label().classes('cluster-banner w-full').props('role=alert').mark('cluster-banner')
         self.notice = ui.label().classes('cluster-notice w-full').props('role=status').mark('cluster-notice')
         self.update()
@@ -45,7 +46,7 @@ class ClusterBanner:
             f'Live updates paused: cannot reach Redis since {since}. The board shows the last state it had.'
         self.banner.visible = since is not None
         moved = self._node.moved_at
-        fresh = moved is not None and self._clock() - moved < MOVED_NOTICE_S
+        fresh = moved is not None and now() - moved < MOVED_NOTICE_S
         engine = self._node.view.get('engine')
         self.notice.text = ('The run moved to another process' + (f' ({engine})' if engine else '') +
                             '; it goes on from where it was.') if fresh else ''
