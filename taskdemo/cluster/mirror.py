@@ -34,10 +34,12 @@ class Mirror:
         self.paused = False
         self._wall = wall
 
-    async def load(self) -> bool:
-        """Adopt the snapshot; False when there is none yet (a fresh Redis). Raises UNREACHABLE errors."""
+    async def load(self, *, following: bool = False) -> bool:
+        """Adopt the snapshot; False when there is none yet (a fresh Redis), or when `following` and this process
+        became the engine while the snapshot was on its way (it must not go back to it). Raises UNREACHABLE
+        errors."""
         values = await self.link.fast.hgetall(self.link.keys.snapshot)
-        if 'meta' not in values:
+        if 'meta' not in values or (following and self.paused):
             return False
         snapshot = Snapshot.parse(values['meta'], values.get('tasks'), values.get('entry', '0-0'))
         if self.epoch is not None and snapshot.epoch != self.epoch:
@@ -58,7 +60,7 @@ class Mirror:
                 continue
             try:
                 if away or self.epoch is None:
-                    await self.load()
+                    await self.load(following=True)
                     self.link.ok()
                     away = False
                 await self.read(block=BLOCK_MS)
@@ -94,7 +96,7 @@ class Mirror:
                     break
                 self.after, self.entry_ms = entry.id, entry.millis
             if gap and not reloaded:
-                await self.load()  # then on from the entry the snapshot names
+                await self.load(following=bool(block))  # then on from the entry the snapshot names
                 reloaded = True
                 continue
             if gap or len(entries) < READ_COUNT:

@@ -17,6 +17,7 @@ from taskdemo.settings import RunSettings
 
 from ..helpers import Server
 from ..robust.servers import wait_until
+from . import test_balancer
 from .servers import Cluster, RedisServer
 
 RUN = {'tasks': 200, 'speed': 20.0, 'failure_rate': 0.25, 'seed': 41}  # tasks of 1.5-6 s
@@ -175,3 +176,25 @@ def test_a_board_that_stops_reading_delays_nobody(shared_run: Cluster, figures) 
     assert moved >= 8  # four ticks a second: about 12
     wait_until(lambda: status(frozen)['version'] >= status(other)['version'] - 4, timeout=10,
                what='the frozen board catches up')
+
+
+async def test_pages_of_a_shared_run_reach_their_own_process_through_the_balancer(shared_run: Cluster,
+                                                                                 figures) -> None:
+    """The balancer test's 50 page visits (GET / then the page's socket.io connection), against processes that
+    share one run: no socket reaches a process that does not know its page."""
+    await test_balancer.test_every_page_reaches_its_own_process_through_the_balancer(shared_run, figures)
+
+
+def test_a_command_sent_to_a_board_is_answered_by_the_engine_within_a_tick(shared_run: Cluster, figures) -> None:
+    engine, _ = engine_of(shared_run)
+    board = next(node for node in shared_run.nodes if node is not engine)
+    times = []
+    with httpx.Client(base_url=board.base, timeout=10) as client:
+        for _ in range(20):
+            sent = time.monotonic()
+            answer = client.post('/resume')  # there is nothing to resume: the engine's 409, carried back
+            times.append(time.monotonic() - sent)
+            assert answer.status_code == 409 and answer.json()['detail'].startswith('There is no interrupted run')
+    times.sort()
+    figures(command_round_trip_ms_p50=round(1000 * times[10], 1), command_round_trip_ms_max=round(1000 * times[-1], 1))
+    assert times[10] < 0.25  # aim: within 100 ms (the engine reads its commands with a blocking read, no polling)
