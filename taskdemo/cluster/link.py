@@ -92,6 +92,7 @@ class Link:
         self.fast, self.blocking = clients
         self.down_since: float | None = None
         self.outages = 0
+        self.closed = False
         self._clock = clock
         self._failures = 0
 
@@ -107,6 +108,8 @@ class Link:
         self._failures = 0
 
     def failed(self, error: BaseException) -> None:
+        if self.closed:
+            return  # this process is stopping: its own reads fail as the clients close, which is no outage
         self._failures += 1
         if self.down_since is None:
             self.down_since = self._clock()
@@ -122,6 +125,7 @@ class Link:
         return '' if self.down_since is None else datetime.fromtimestamp(self.down_since).strftime('%H:%M:%S')
 
     async def close(self) -> None:
+        self.closed = True
         for client in (self.fast, self.blocking):
             try:
                 await client.aclose()

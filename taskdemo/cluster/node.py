@@ -147,6 +147,7 @@ class ClusterNode:
     async def stop(self) -> None:
         """A clean stop: give the lease up at once, so that another process goes on with the run now."""
         await self._stop_engine()
+        self.mirror.paused = True
         with contextlib.suppress(*UNREACHABLE):
             await self.lease.release()
             await self.link.fast.hdel(self.link.keys.nodes, self.id)
