@@ -21,8 +21,10 @@ VIEW = {'engine': 'host:8082', 'epoch': 4, 'viewers': 12, 'processes': [
 
 def test_the_footer_names_the_engine_its_epoch_and_how_far_behind_this_page_is():
     assert footer_line('host:8081', 'board', VIEW) == \
-        'Cluster: 2 processes · run advanced by host:8082 (epoch 4) · this page from host:8081, 1 versions ' \
+        'Cluster: 2 processes · run advanced by host:8082 (epoch 4) · this page from host:8081, 1 version ' \
         '(0.2 s) behind · 12 watching'
+    current = {**VIEW, 'processes': [{**VIEW['processes'][0], 'behind_versions': 0}, VIEW['processes'][1]]}
+    assert footer_line('host:8081', 'board', current).split(' · ')[2] == 'this page from host:8081, up to date'
     assert footer_line('host:8082', 'engine', VIEW).split(' · ')[2] == 'this page from that process'
     assert footer_line('host:8081', 'board', {**VIEW, 'engine': None}).split(' · ')[1] == 'no engine right now'
     assert footer_line('host:8081', 'board', {}) == 'Cluster: this page from host:8081; waiting for news of the others'

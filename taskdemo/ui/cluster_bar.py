@@ -77,8 +77,12 @@ def footer_line(node_id: str, role: str, view: dict[str, Any]) -> str:
              f'run advanced by {engine} (epoch {view.get("epoch")})' if engine else 'no engine right now']
     if role == 'engine':
         parts.append('this page from that process')
+    elif me is not None and me.get('behind_versions') == 0:
+        parts.append(f'this page from {node_id}, up to date')
     elif me is not None and me.get('behind_versions') is not None:
-        parts.append(f'this page from {node_id}, {me["behind_versions"]:,} versions ({me["behind_s"]:.1f} s) behind')
+        behind = me['behind_versions']
+        parts.append(f'this page from {node_id}, {behind:,} version{"s" if behind != 1 else ""} '
+                     f'({me["behind_s"]:.1f} s) behind')
     else:
         parts.append(f'this page from {node_id}')
     parts.append(f'{view.get("viewers", 0):,} watching')
