@@ -1,6 +1,7 @@
 """taskdemo benchmark: the simulator alone, one real Chromium page, and K protocol-level viewers, per task count.
 
     python -m tests.bench.bench [--sizes 50,1000,10000] [--seconds 8] [--viewers 10,100] [--json PATH] [--quick]
+    python -m tests.bench.bench --phases cluster [--quick]      # one process vs two behind HAProxy (cluster.py)
 
 For each N it starts a fresh server (`main.py --tasks N --seed 1`), and before each phase resets and starts a run,
 so tasks are running through the whole window. Every byte count goes through a loopback TCP relay (relay.py).
@@ -21,7 +22,7 @@ from playwright.async_api import async_playwright
 
 from taskdemo.settings import RunSettings
 
-from . import table
+from . import cluster, table
 from .phases import Bench
 from .procs import ROOT, Server, kill_leftovers, machine, wait_quiet
 from .relay import RelayProcess
@@ -46,12 +47,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--max-duration', type=float, default=120.0, help='longest task, simulated s (default 120)')
     parser.add_argument('--json', default='tests/bench/results.json', help='where to write the results')
     parser.add_argument('--quick', action='store_true', help='a short smoke run')
+    parser.add_argument('--phases', default='board',
+                        help='board (the figures above, per task count), cluster (one process vs two behind '
+                             'HAProxy with Redis: tests/bench/cluster.py), or both: board,cluster (default board). '
+                             'The JSON keeps what a phase not run had written')
+    parser.add_argument('--cluster-steps', help='cluster: numbers of viewers, half pages and half /ws?mode=changes, '
+                                                'tried in turn while the target holds (default '
+                                                '25,50,75,100,150,200,300,400; quick: 50,150)')
+    parser.add_argument('--cluster-seconds', type=float, help='cluster: measurement window per step (default 10; '
+                                                              'quick: 5)')
+    parser.add_argument('--cluster-speed', type=float, default=2.0,
+                        help='cluster: run speed (default 2; tasks of 30-120 simulated s last 15-60 s)')
     parser.add_argument('--no-page', action='store_true', help='skip the Chromium page')
     parser.add_argument('--root', default=str(ROOT),
                         help='run the server from this checkout (e.g. an older commit, to measure side by side)')
     parser.add_argument('--server-env', action='append', default=[], metavar='NAME=VALUE',
                         help='an environment variable for the server, e.g. TASKDEMO_COMPRESSION=on (repeatable)')
     args = parser.parse_args(argv)
+    args.phases = [p.strip() for p in args.phases.split(',') if p.strip()]
+    if not args.phases or set(args.phases) - {'board', 'cluster'}:
+        parser.error(f'--phases: board, cluster or both, not {",".join(args.phases)!r}')
+    args.cluster_sizes = [int(s) for s in args.sizes.split(',')] if args.sizes else None  # cluster: 50,1000
+    args.cluster_steps = [int(v) for v in args.cluster_steps.split(',')] if args.cluster_steps else None
     args.sizes = [int(s) for s in (args.sizes or ('50,1000' if args.quick else '50,1000,10000')).split(',')]
     args.viewers = [int(v) for v in (args.viewers or ('10' if args.quick else '10,100')).split(',')]
     args.seconds = args.seconds or (3.0 if args.quick else 8.0)
@@ -123,6 +140,18 @@ async def measure_server(result: dict[str, Any], server: Server, replay: Replay,
 
 
 async def run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    if 'board' in args.phases:
+        report = await run_board(args, log)
+    if 'cluster' in args.phases:
+        report['cluster'] = await cluster.run_cluster(args, log)
+        report['cluster']['options'] = {k: v for k, v in vars(args).items() if k.startswith('cluster') or k in (
+            'quick', 'json')}
+        report['cluster']['machine'] = machine('n/a (not used)')
+    return report
+
+
+async def run_board(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     results = []
     async with async_playwright() as playwright:
         browser = None
@@ -155,9 +184,41 @@ def main(argv: list[str] | None = None) -> int:
         leftovers = kill_leftovers()
         if leftovers:
             log(f'killed leftover processes: {leftovers}')
-    report['options'] = dict(vars(args))
-    report['took_s'] = round(time.monotonic() - began, 1)
-    Path(args.json).write_text(json.dumps(report, indent=1))
+    if 'board' in args.phases:
+        report['options'] = dict(vars(args))
+        report['took_s'] = round(time.monotonic() - began, 1)
+    written = Path(args.json)
+    kept = json.loads(written.read_text()) if written.exists() else {}  # what the phases not run had written
+    written.write_text(json.dumps({**kept, **report}, indent=1))
+    if 'board' in args.phases:
+        print_board(report, args)
+    if 'cluster' in args.phases:
+        print_cluster(report, args)
+    return 0
+
+
+def print_cluster(report: dict[str, Any], args: argparse.Namespace) -> None:
+    c = report['cluster']
+    m = c['machine']
+    plan = c['plan']
+    print(f'\nmachine: {m["cores"]} cores, {m["cpu"]}, {m["memory_gb"]} GB, Python {m["python"]}, Linux {m["kernel"]}')
+    print(f'cluster phase: seed 1, speed {plan["speed"]:g}, durations {plan["min_duration"]:g}-{plan["max_duration"]:g}'
+          f' simulated s, a fresh run per step, settle {plan["settle_s"]:g} s, window {plan["window_s"]:g} s; viewers '
+          f'half NiceGUI page clients (socket.io), half /ws?mode=changes, all from this process; took '
+          f'{c["took_s"]:.0f} s\n')
+    print(cluster.render(c))
+    print(f'\nheld = page freshness p95 <= {cluster.PAGE_TARGET_MS:.0f} ms, /ws freshness p95 <= '
+          f'{cluster.PAGE_TARGET_MS + cluster.WS_INTERVAL_MS:.0f} ms (its 0.5 s frame interval added), and every '
+          f'viewer kept up (no silence > {cluster.MAX_SILENCE_S:g} s, age of what it was sent p95 <= '
+          f'{cluster.AGE_TARGET_MS:.0f} ms). CPU = % of one core over the window; gen = this load generator; others '
+          f'= processes this benchmark did not start (the machine is shared). '
+          f'HAProxy marked its server c (nothing listening) down: {c.get("haproxy_marked_c_down")}. JSON: '
+          f'{args.json} ("cluster")')
+    for problem in c['problems']:
+        print(f'problem: {problem[:600]}')
+
+
+def print_board(report: dict[str, Any], args: argparse.Namespace) -> None:
     m = report['machine']
     print(f'\nmachine: {m["cores"]} cores, {m["cpu"]}, {m["memory_gb"]} GB, Python {m["python"]}, '
           f'Chromium {m["chromium"]}, Linux {m["kernel"]}')
@@ -174,7 +235,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f'N={result["tasks"]}: failed: {result["error"][:500]}')
         if result['server_tracebacks']:
             print(f'N={result["tasks"]}: the server logged {result["server_tracebacks"]} traceback(s); see the JSON')
-    return 0
 
 
 if __name__ == '__main__':
