@@ -24,7 +24,7 @@ from ..simulator import Simulator
 from . import scripts
 from .lease import Lease
 from .link import BLOCK_MS, UNREACHABLE, Link, raise_if_cancelled
-from .wire import Entry, Snapshot, change_data, clock_of, dumps, run_record
+from .wire import Entry, Snapshot, change_data, clock_of, dumps, tasks_text
 
 log = logging.getLogger('taskdemo.cluster')
 
@@ -131,7 +131,7 @@ class Engine:
         sim, run = self.sim, self.sim.run
         snapshot = Snapshot(version=sim.version, epoch=self.lease.epoch or 0, run=run, settings=sim.settings,
                             runs_started=sim.newest_run_id, tasks=sim.tasks, saved_at=self._wall())
-        tasks = Snapshot.tasks_text(sim.tasks) if run is not None else ''
+        tasks = tasks_text(sim.tasks) if run is not None else ''
         row = '' if run is None else dumps(history_row(sim))
         return ['1', snapshot.meta(), tasks, '' if run is None else str(run.id), row, self.keep_runs]
 
@@ -218,9 +218,7 @@ def history_row(sim: Simulator) -> dict[str, Any]:
     """The run as the history lists it (the columns of the SQLite store's runs table)."""
     run, counts = sim.run, sim.counts
     assert run is not None
-    record = run_record(run)
-    assert record is not None
-    return {'id': run.id, 'started_at': run.started_at, 'settings': record['settings'], 'seed': run.seed,
+    return {'id': run.id, 'started_at': run.started_at, 'settings': run.settings.as_dict(), 'seed': run.seed,
             'state': run.state.value, 'elapsed_s': run.elapsed_s, 'finished_s': run.finished_s,
             'total': len(sim.tasks), 'completed': counts.completed, 'failed': counts.failed,
             'cancelled': counts.cancelled}

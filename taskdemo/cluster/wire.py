@@ -96,9 +96,6 @@ class Entry:
     data: dict[str, Any]
     id: str = ''
 
-    def fields(self) -> dict[str, str]:
-        return {'v': str(self.version), 'e': str(self.epoch), 'k': self.kind, 'd': dumps(self.data)}
-
     @classmethod
     def parse(cls, entry_id: str, fields: dict[str, str]) -> Entry:
         return cls(version=int(fields['v']), epoch=int(fields['e']), kind=fields['k'],
@@ -146,10 +143,6 @@ class Snapshot:
         return dumps({'v': self.version, 'e': self.epoch, 'run': run_record(self.run),
                       'settings': self.settings.as_dict(), 'runs_started': self.runs_started,
                       'saved_at': self.saved_at, 'n': len(self.tasks)})
-
-    @staticmethod
-    def tasks_text(tasks: list[Task]) -> str:
-        return tasks_text(tasks)
 
     @classmethod
     def parse(cls, meta: str, tasks: str | None, entry: str) -> Snapshot:

@@ -16,7 +16,7 @@ from taskdemo.cluster.lease import Lease
 from taskdemo.cluster.link import Link
 from taskdemo.cluster.mirror import Mirror
 from taskdemo.cluster.replica import take_over
-from taskdemo.cluster.wire import Entry, Snapshot, task_of, task_record
+from taskdemo.cluster.wire import Entry, Snapshot, task_of, task_record, tasks_text
 from taskdemo.control import execute
 from taskdemo.model import TaskStatus
 from taskdemo.settings import RunSettings
@@ -66,7 +66,7 @@ def test_a_task_and_a_snapshot_survive_the_wire(make_sim) -> None:
     assert [task_record(task_of(task_record(t))) for t in sim.tasks] == [task_record(t) for t in sim.tasks]
     snapshot = Snapshot(version=sim.version, epoch=4, run=sim.run, settings=sim.settings, runs_started=1,
                         tasks=sim.tasks, entry='5-0', saved_at=12.5)
-    back = Snapshot.parse(snapshot.meta(), Snapshot.tasks_text(sim.tasks), '5-0')
+    back = Snapshot.parse(snapshot.meta(), tasks_text(sim.tasks), '5-0')
     assert (back.version, back.epoch, back.run, back.settings, back.entry) == (sim.version, 4, sim.run,
                                                                               sim.settings, '5-0')
     assert [task_record(t) for t in back.tasks] == [task_record(t) for t in sim.tasks]
