@@ -33,16 +33,20 @@ API_DOCS = {
     'version': __version__,
     'description': (
         'The seed\'s contract, served beside the board: `POST /start`, `POST /reset` and the WebSocket `/ws`, '
-        'plus `GET /status`, `POST /cancel`, `POST /retry`, `POST /resume` and the run history.\n\n'
+        'plus `GET /status`, `POST /cancel`, `POST /retry`, `POST /resume`, the control of one task '
+        '(`POST /tasks/{task_id}/cancel` and `/retry`) and the run history.\n\n'
         '**WebSocket `/ws`** (not listed below: OpenAPI does not describe WebSockets) sends a JSON frame at once '
         'on connect and then every 0.5 s: `{"total", "completed", "failed", "individual": {"0": {"status", '
-        '"progress", "error"?}, ...}}`. With `/ws?mode=changes` every frame after the first holds only the tasks '
-        'that changed since the frame before, plus the counters and `"mode": "changes"`: finished and pending '
-        'tasks in `individual`, running ones as runs of consecutive ids in `"running": [[first_id, percent, '
-        'percent, ...], ...]`.\n\n'
-        'When the server runs with a control token, `/start`, `/reset`, `/cancel`, `/resume` and `/retry` need '
-        '`Authorization: Bearer <token>`. A browser may call them only from the board\'s own origin or an allowed '
-        '`--cors-origin`: sent from a page of any other site (its `Origin`, or without one its `Referer`, says so), '
+        '"progress", "error"?, "stalled"?}, ...}}`. A stalled task (running, but it has not moved for longer than '
+        'max(5 s, 3 of its usual intervals between steps), simulated) stays `in_progress` and has `"stalled": true`; '
+        'no other entry has the field. With `/ws?mode=changes` every frame after the first holds only the tasks '
+        'that changed since the frame before, plus the counters and `"mode": "changes"`: finished, pending and '
+        'stalled tasks in `individual`, the other running ones as runs of consecutive ids in `"running": '
+        '[[first_id, percent, percent, ...], ...]`. Every entry a frame holds replaces the one before, whole.\n\n'
+        'When the server runs with a control token, every control route (`/start`, `/reset`, `/cancel`, `/resume`, '
+        '`/retry`, `/tasks/{task_id}/cancel` and `/tasks/{task_id}/retry`) needs `Authorization: Bearer <token>`. '
+        'A browser may call them only from the board\'s own origin or an allowed `--cors-origin`: sent from a '
+        'page of any other site (its `Origin`, or without one its `Referer`, says so), '
         'they answer 403 and change nothing. Requests without either header (curl, scripts) are not affected.'
     ),
 }

@@ -1,7 +1,8 @@
 """The command line: flags, their TASKDEMO_* environment twins (a flag wins), and one clear line for a bad value.
 
     python main.py [--host H] [--port P] [--native] [--tasks N] [--failure-rate F] [--min-duration S]
-                   [--max-duration S] [--speed X] [--seed N] [--cors-origin URL ...] [--control-token T] ...
+                   [--max-duration S] [--speed X] [--seed N] [--stall-rate F] [--task-timeout S]
+                   [--cors-origin URL ...] [--control-token T] ...
 
 The options are made from the rules in settings.py, so a bad value gets the message the API and the settings panel
 give, with the flag's (or the variable's) name in front.
@@ -32,7 +33,7 @@ from .settings import (
 
 ENV_PREFIX = 'TASKDEMO_'
 CHECKOUT = Path(__file__).resolve().parent.parent
-METAVARS = {'whole': 'N', 'number': 'X', 'seed': 'N', 'text': 'TEXT', 'path': 'DIR'}
+METAVARS = {'whole': 'N', 'number': 'X', 'seed': 'N', 'limit': 'S', 'text': 'TEXT', 'path': 'DIR'}
 
 
 class UsageError(Exception):

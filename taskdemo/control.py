@@ -1,4 +1,5 @@
-"""The commands that change a run (start, reset, cancel, resume, retry), with the one set of rules for them.
+"""The commands that change a run (start, reset, cancel, resume, retry) or one of its tasks (cancel_task,
+retry_task), with the one set of rules for them.
 
 `execute` applies a command to the simulator that advances the run, and answers as the HTTP routes do (the same
 reply bodies, the same 409 and 422 details). The routes and the board reach it through a `Commands` object:
@@ -10,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from .settings import RunSettings, SettingsError
-from .simulator import RetryError, RunActiveError, RunState, Simulator
+from .settings import RunSettings, SettingsError, described
+from .simulator import RetryError, RunActiveError, RunState, Simulator, TaskStateError
 
-OPS = ('start', 'reset', 'cancel', 'resume', 'retry')
+OPS = ('start', 'reset', 'cancel', 'resume', 'retry', 'cancel_task', 'retry_task')
 
 
 class ControlError(Exception):
@@ -32,7 +33,8 @@ def execute(sim: Simulator, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
     nothing changed.
 
     `args` by command: start -> `{'settings': dict | None}` (only the settings given; the rest stay as they are),
-    retry -> `{'tasks': list[int] | None, 'error': str | None}`, the others -> `{}`.
+    retry -> `{'tasks': list[int] | None, 'error': str | None}`, cancel_task and retry_task -> `{'task': int}`,
+    the others -> `{}`.
     """
     if op == 'start':
         return _start(sim, args.get('settings'))
@@ -45,6 +47,8 @@ def execute(sim: Simulator, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
         return _resume(sim)
     if op == 'retry':
         return _retry(sim, args.get('tasks'), args.get('error'))
+    if op in {'cancel_task', 'retry_task'}:
+        return _task_command(sim, op, args.get('task'))
     raise ControlError(422, f'Unknown command {op!r} (known: {", ".join(OPS)}).')
 
 
@@ -61,6 +65,10 @@ class Commands(Protocol):
     async def resume(self) -> dict[str, Any]: ...
 
     async def retry(self, tasks: list[int] | None = None, error: str | None = None) -> dict[str, Any]: ...
+
+    async def cancel_task(self, task_id: int) -> dict[str, Any]: ...
+
+    async def retry_task(self, task_id: int) -> dict[str, Any]: ...
 
 
 class LocalCommands:
@@ -84,6 +92,12 @@ class LocalCommands:
 
     async def retry(self, tasks: list[int] | None = None, error: str | None = None) -> dict[str, Any]:
         return execute(self.sim, 'retry', {'tasks': tasks, 'error': error})
+
+    async def cancel_task(self, task_id: int) -> dict[str, Any]:
+        return execute(self.sim, 'cancel_task', {'task': task_id})
+
+    async def retry_task(self, task_id: int) -> dict[str, Any]:
+        return execute(self.sim, 'retry_task', {'task': task_id})
 
 
 def _start(sim: Simulator, given: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -131,8 +145,30 @@ def _retry(sim: Simulator, tasks: list[int] | None, error: str | None) -> dict[s
     try:
         ids = sim.retry(tasks, error=error)
     except RetryError as problem:
-        raise ControlError(422, f'{str(problem)[0].upper()}{str(problem)[1:]}.') from None
+        raise ControlError(422, _sentence(problem)) from None
     return {'message': f'{len(ids)} tasks retried', 'run_id': sim.run.id, 'tasks': ids}
+
+
+def _task_command(sim: Simulator, op: str, task_id: Any) -> dict[str, Any]:
+    """One task: an id the run does not have is a 422 (as in /retry's body), a task or run in the wrong state a
+    409 (cancel: the task has finished or no run is active; retry: the run was interrupted or there is none)."""
+    if isinstance(task_id, bool) or not isinstance(task_id, int):
+        raise ControlError(422, f'A task id is a whole number, not {described(task_id)}.')
+    try:
+        task = sim.cancel_task(task_id) if op == 'cancel_task' else sim.retry_task(task_id)
+    except RetryError as problem:
+        raise ControlError(422, _sentence(problem)) from None
+    except TaskStateError as problem:
+        raise ControlError(409, _sentence(problem)) from None
+    assert sim.run is not None
+    done = 'cancelled' if op == 'cancel_task' else f'retried (attempt {task.attempt})'
+    return {'message': f'Task {task.id} {done}', 'run_id': sim.run.id, 'task': task.id,
+            'status': task.status.value, 'attempt': task.attempt}
+
+
+def _sentence(problem: Exception) -> str:
+    text = str(problem)
+    return f'{text[0].upper()}{text[1:]}.'
 
 
 def _active_detail(sim: Simulator) -> str:

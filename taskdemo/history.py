@@ -21,7 +21,8 @@ class History(Protocol):
     async def run(self, run_id: int) -> RunRow | None: ...
 
     async def tasks(self, run_id: int) -> list[Task]:
-        """Every task of the run, by id, each with all of its earlier attempts."""
+        """Every task of the run, by id, each with all of its earlier attempts and its hang (`stall_at` to
+        `stalled`, as the run left it)."""
         ...
 
 

@@ -3,10 +3,16 @@
 The ETA waits for the slowest task: each running task's remaining time comes from its own progress rate, and
 the run's ETA is the latest of those, plus the queued work when concurrency is limited. Before every running
 task has shown some progress there is no honest number, and the answer is None ("estimating").
+
+A stalled task (`RunView.stalled_ids`) has no rate to go by and may never end: the ETA leaves it out, and is that of
+the other tasks (the board adds "+ 3 stalled"); it holds its slot, though, until its time limit if there is one. A
+task that hangs but is not yet called stalled slows its own rate, as it should. With a time limit, no task is
+expected to run past it.
 """
 from __future__ import annotations
 
 import heapq
+import math
 from weakref import WeakKeyDictionary
 
 from .model import Task, TaskStatus
@@ -45,28 +51,50 @@ def _eta_s(sim: RunView) -> float | None:
     run = sim.run
     if run is None or not sim.active:
         return 0.0 if run is not None else None
-    remaining = []
+    stalled = sim.stalled_ids
+    limit = run.settings.task_timeout
+    limit_s = None if limit is None else limit / run.settings.speed  # real seconds a task may run
+    running: list[Task] = []
+    remaining: list[float] = []
+    held: list[float] = []  # when the slots of the stalled tasks free up: at their time limit, or never
     for task in sim.tasks:
-        if task.status == TaskStatus.RUNNING:
-            left = task_remaining_s(task, run.elapsed_s)
-            if left is None:
-                return None
-            remaining.append(left)
+        if task.status != TaskStatus.RUNNING:
+            continue
+        if task.id in stalled:
+            held.append(_within_limit(task, math.inf, run.elapsed_s, limit_s))
+            continue
+        left = task_remaining_s(task, run.elapsed_s)
+        if left is None:
+            return None
+        running.append(task)
+        remaining.append(_within_limit(task, left, run.elapsed_s, limit_s))
     waiting = sim.counts.pending
     if not waiting:
         return max(remaining, default=0.0)
-    per_task = _typical_duration_s(sim, remaining, run.elapsed_s)
+    per_task = _typical_duration_s(sim, running, remaining, run.elapsed_s)
     if per_task is None:
         return None
-    slots = sim.settings.concurrency or sim.total
-    free_at = sorted(remaining)[:slots] + [0.0] * max(0, slots - len(remaining))
+    per_task = per_task if limit_s is None else min(per_task, limit_s)
+    slots = run.settings.concurrency or sim.total
+    busy = remaining + held
+    free_at = sorted(busy)[:slots] + [0.0] * max(0, slots - len(busy))
     heapq.heapify(free_at)
     latest = max(remaining, default=0.0)
     for _ in range(waiting):  # each waiting task takes the slot that frees first
-        ends = heapq.heappop(free_at) + per_task
+        free = heapq.heappop(free_at)
+        if free == math.inf:
+            return None  # it waits for a slot that a stalled task holds: no honest number
+        ends = free + per_task
         latest = max(latest, ends)
         heapq.heappush(free_at, ends)
     return latest
+
+
+def _within_limit(task: Task, left: float, elapsed_s: float, limit_s: float | None) -> float:
+    """`left`, but no more than what the time limit leaves the task (`limit_s` real seconds from its start)."""
+    if limit_s is None or task.started_s is None:
+        return left
+    return min(left, max(0.0, task.started_s + limit_s - elapsed_s))
 
 
 def throughput_per_min(sim: RunView) -> float | None:
@@ -78,12 +106,12 @@ def throughput_per_min(sim: RunView) -> float | None:
     return 60 * finished / (run.finished_s if run.finished_s is not None else run.elapsed_s)
 
 
-def _typical_duration_s(sim: RunView, remaining: list[float], elapsed_s: float) -> float | None:
+def _typical_duration_s(sim: RunView, running: list[Task], remaining: list[float], elapsed_s: float) -> float | None:
     """How long a waiting task will take: the mean of the tasks that ended, or else of the running estimates."""
     ended = [t.finished_s - t.started_s for t in sim.tasks
              if t.status == TaskStatus.COMPLETED and t.started_s is not None and t.finished_s is not None]
     if ended:
         return sum(ended) / len(ended)
-    totals = [elapsed_s - t.started_s + left for t, left in zip(
-        (t for t in sim.tasks if t.status == TaskStatus.RUNNING), remaining, strict=True)]
+    totals = [elapsed_s - t.started_s + left for t, left in zip(running, remaining, strict=True)
+              if t.started_s is not None]
     return sum(totals) / len(totals) if totals else None

@@ -44,6 +44,13 @@ class Task:
     finished_s: float | None = None
     error: str | None = None
     attempt: int = 1  # 1 for the first run of the task; each retry adds one
+    # a hang, as the plan has it: the percent at which the task stops moving, and for how many simulated seconds
+    # (None: for good, until its time limit or a cancel ends it); no hang when stall_at is None
+    stall_at: int | None = None
+    stall_for: float | None = None
+    stalled_from: float | None = None  # real seconds since the run started when it stopped moving (the hang began)
+    stalled_until: float | None = None  # ... and when it moved again; None while it hangs or if it never did
+    stalled: bool = False  # it has not moved for longer than `stall_after_s` and still runs: the board warns
     # the attempts before this one, oldest first: the last MAX_EARLIER of them (the store keeps every one)
     earlier: list[Attempt] = field(default_factory=list)
 
@@ -101,6 +108,19 @@ class RunActiveError(RuntimeError):
 ProgressFunction = Callable[[Task, float], int]
 
 
+def stall_after_s(duration: float) -> float:
+    """How long (simulated seconds) a running task's percent may stand still before it counts as stalled: 5 s, or
+    three of its usual intervals between steps (a percent takes duration / 100) if that is longer."""
+    return max(STALL_AFTER_MIN_S, 3 * duration / 100)
+
+
+STALL_AFTER_MIN_S = 5.0
+
+
+def timeout_message(limit: float) -> str:
+    return f'timed out after {limit:g} s'
+
+
 def linear_progress(task: Task, simulated_s: float) -> int:
     """The simulated job: progress grows evenly from 0 to 100 % over the task's duration."""
     # the tiny epsilon keeps 0.29999999 from showing as 29 % when the schedule says 30 %
@@ -145,16 +165,23 @@ def failure_message(fail_at: int) -> str:
     return FAILURE_KINDS[fail_at % len(FAILURE_KINDS)]
 
 
+STALL_RECOVERS = 0.5  # the share of hangs that end by themselves
+STALL_LENGTH = (0.5, 6.0)  # a hang that ends lasts this many times `stall_after_s`: some too short to be flagged
+
+
 def plan_tasks(settings: RunSettings, seed: int) -> list[Task]:
-    """The tasks of a run, as its seed decides them: how long each takes and where it fails, if it does."""
-    rng = random.Random(seed)
-    return [_plan(Task(id=task_id), settings, rng) for task_id in range(settings.tasks)]
+    """The tasks of a run, as its seed decides them: how long each takes, where it fails and where it hangs, if it
+    does. Hangs draw from a stream of their own, so that a seed plans the same durations and failures as it did
+    before hangs existed."""
+    rng, hangs = random.Random(seed), random.Random(f'{seed}/hangs')
+    return [_plan_hang(_plan(Task(id=task_id), settings, rng), settings, hangs) for task_id in range(settings.tasks)]
 
 
 def plan_retry(task: Task, settings: RunSettings, seed: int) -> Task:
     """The task's next attempt, planned from the run's seed, the task and the attempt: a retried run retries the
     same way again."""
-    return _plan(task, settings, random.Random(f'{seed}/{task.id}/{task.attempt}'))
+    rng = random.Random(f'{seed}/{task.id}/{task.attempt}')
+    return _plan_hang(_plan(task, settings, rng), settings, rng)
 
 
 def _plan(task: Task, settings: RunSettings, rng: random.Random) -> Task:
@@ -163,4 +190,16 @@ def _plan(task: Task, settings: RunSettings, rng: random.Random) -> Task:
     task.duration = rng.uniform(settings.min_duration, settings.max_duration)
     fail_point = rng.randint(1, 99)
     task.fail_at = fail_point if rng.random() < settings.failure_rate else None
+    return task
+
+
+def _plan_hang(task: Task, settings: RunSettings, rng: random.Random) -> Task:
+    # the same four draws whatever the settings, as in _plan
+    hangs, point, recovers, length = rng.random(), rng.randint(1, 99), rng.random(), rng.uniform(*STALL_LENGTH)
+    # a task that fails first never gets to its hang
+    task.stall_at = point if hangs < settings.stall_rate and (task.fail_at is None or point < task.fail_at) else None
+    task.stall_for = length * stall_after_s(task.duration) if task.stall_at is not None and \
+        recovers < STALL_RECOVERS else None
+    task.stalled_from = task.stalled_until = None
+    task.stalled = False
     return task

@@ -17,9 +17,12 @@ GZIP_LEVEL = 1  # 465 KB of /status at 10,000 tasks: 1.8 ms and 55 KB at level 1
 
 
 def task_entry(task: Task) -> dict[str, Any]:
+    """A task as the seed shows it; a stalled one (still `in_progress` for a seed client) also says `stalled`."""
     entry: dict[str, Any] = {'status': task.status.value, 'progress': task.progress}
     if task.status == TaskStatus.FAILED:
         entry['error'] = task.error or 'failed'
+    elif task.stalled:
+        entry['stalled'] = True
     return entry
 
 
@@ -38,14 +41,16 @@ def changes_frame(sim: RunView, task_ids: set[int]) -> dict[str, Any]:
     A changed task that is not running goes to `individual` as a whole entry. Changed running tasks, which at
     scale are nearly all of them, go to `running` as runs of consecutive ids: `[first_id, percent, percent, ...]`
     means task `first_id` is in progress at the first percent, task `first_id + 1` at the next, and so on. That
-    costs about four bytes a task where a seed entry costs forty-five.
+    costs about four bytes a task where a seed entry costs forty-five. A stalled running task goes to `individual`
+    (its entry says `"stalled": true`); one that stops being stalled is in `running` again, and its entry there
+    replaces the whole entry a client held, flag and all.
     """
     individual: dict[str, Any] = {}
     running: list[list[int]] = []
     previous = -2
     for i in sorted(task_ids):
         task = sim.tasks[i]
-        if task.status != TaskStatus.RUNNING:
+        if task.status != TaskStatus.RUNNING or task.stalled:
             individual[str(i)] = task_entry(task)
             continue
         if i != previous + 1:
@@ -56,7 +61,8 @@ def changes_frame(sim: RunView, task_ids: set[int]) -> dict[str, Any]:
 
 
 def apply_changes(individual: dict[str, dict[str, Any]], frame: dict[str, Any]) -> None:
-    """Bring a client's `individual` map up to date with one frame of either mode (the reference decoder)."""
+    """Bring a client's `individual` map up to date with one frame of either mode (the reference decoder). Every
+    entry a frame names replaces the one held before, whole: a flag such as `stalled` is never left behind."""
     individual.update(frame['individual'])
     for first, *percents in frame.get('running', ()):
         for offset, percent in enumerate(percents):
@@ -91,11 +97,29 @@ def run_state(sim: RunView) -> dict[str, Any]:
 def moment(sim: RunView) -> dict[str, Any]:
     """What `/status` adds that moves with time even when no task changes: the clock and what follows from it."""
     run = sim.run
+    stalled = stalled_tasks(sim)
     return {
         'elapsed_s': round(run.elapsed_s, 3) if run else None,
         'eta_s': _rounded(insight.eta_s(sim)),
         'throughput_per_min': _rounded(insight.throughput_per_min(sim)),
+        'stalled': len(stalled),
+        'stalled_tasks': stalled,
     }
+
+
+def stalled_tasks(sim: RunView) -> list[dict[str, Any]]:
+    """The stalled tasks, the one stalled longest first: `{"id", "stalled_s"}`, where `stalled_s` is the simulated
+    seconds since it stopped moving. Read from `stalled_ids` (a handful), never from every task."""
+    run = sim.run
+    if run is None:
+        return []
+    speed, now = run.settings.speed, run.elapsed_s
+    since = []
+    for task_id in sim.stalled_ids:
+        stalled_from = sim.tasks[task_id].stalled_from
+        since.append((max(0.0, now - (now if stalled_from is None else stalled_from)) * speed, task_id))
+    since.sort(key=lambda item: (-item[0], item[1]))
+    return [{'id': task_id, 'stalled_s': round(seconds, 1)} for seconds, task_id in since]
 
 
 def _rounded(value: float | None) -> float | None:
@@ -123,8 +147,9 @@ class FrameCache:
 
 class StatusCache:
     """`GET /status` as text: the full frame (shared with the `/ws` broadcaster) and the run's state are built once
-    per simulator version; only the moment (elapsed time, ETA, throughput) is added per request. At 10,000 tasks a
-    request then costs a string join, not a 400 KB frame built and encoded again.
+    per simulator version; only the moment (elapsed time, ETA, throughput, how long stalled tasks have stood still)
+    is added per request. At 10,000 tasks a request then costs a string join, not a 400 KB frame built and encoded
+    again.
 
     Compressed the same way: the gzip stream of the part built once is kept with the compressor's state, and each
     request compresses only its own short tail on a copy of it. Compressing the whole 465 KB answer per request

@@ -1,8 +1,10 @@
 """Keeps the store in step with the simulator, without blocking the board.
 
 Changes are collected as they happen and written in batches by one writer thread: status changes (a task
-finished, failed, was cancelled) and run changes every 0.25 s, so they are on disk within 0.5 s; percent changes
-of running tasks every 1.5 s. A 10,000-task run at speed 1 thus costs about 4 transactions a second, not 15,000.
+finished, failed, was cancelled, retried; a running task flagged stalled or no longer) and run changes every
+0.25 s, so they are on disk within 0.5 s; percent changes of running tasks every 1.5 s. A 10,000-task run at speed
+1 thus costs about 4 transactions a second, not 15,000. A task that has hung is written whole even when only its
+percent moved: its hang's times change with it.
 
 Every write goes through that one thread, in the order the simulator made the changes: a new run's first row, a
 reset (which names the run it came after), the batches. Nothing writes SQLite on the event loop, and the writer
@@ -41,11 +43,14 @@ class Recorder:
         self._progress: set[int] = set()
         self._run_dirty = False
         self._whole_run = False
+        self._stalled: frozenset[int] = frozenset()  # the tasks flagged stalled as of the last change
         self._last_progress_flush = clock()
         self._unwritten = Unwritten()  # rows a write could not store; touched only on the writer thread
         sim.subscribe(self._on_change)
 
     def _on_change(self, change: Change) -> None:
+        stalled = self.sim.stalled_ids  # a copy of the few flagged ids, not a scan of the tasks
+        moved, self._stalled = stalled ^ self._stalled, stalled
         if change.structure:
             self._urgent.clear()
             self._progress.clear()
@@ -56,7 +61,7 @@ class Recorder:
             else:  # a new run's row (settings, seed) goes at once, so that it exists before it makes progress
                 self._submit(Batch(runs=[self._run_row()]))
             return
-        self._urgent |= change.transitions
+        self._urgent |= change.transitions | moved
         self._progress |= change.tasks - change.transitions
         self._run_dirty = self._run_dirty or change.run
         if change.run and self.sim.run is not None and self.sim.run.finished:
@@ -117,6 +122,9 @@ class Recorder:
         else:  # the tasks whose status changed, whole; those whose percent alone changed, just the percent
             whole = self._urgent
             percent_only = self._progress - whole if include_progress else set()
+            if percent_only and run.settings.stall_rate:  # ... unless they have hung: their hang's times moved too
+                hung = {i for i in percent_only if self.sim.tasks[i].stalled_from is not None}
+                whole, percent_only = whole | hung, percent_only - hung
         if not whole and not percent_only and not self._run_dirty and not (include_progress and self.sim.active):
             return None  # nothing new (a running run's row is rewritten with progress, for its elapsed time)
         self._urgent = set()

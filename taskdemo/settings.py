@@ -22,6 +22,7 @@ MAX_TAKEOVER_LIMIT_S = 7 * 24 * 3600.0
 DEFAULT_CORS_ORIGINS = ('http://localhost:3000',)
 MAKE_A_TOKEN = "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
 RANDOM_SEED_TEXTS = {'', 'none', 'random'}
+NO_LIMIT_TEXTS = {'', 'none'}
 
 
 class SettingsError(ValueError):
@@ -37,7 +38,8 @@ class SettingsError(ValueError):
 class Rule:
     """The one definition of a setting's values.
 
-    `kind` is 'whole' (an integer), 'number' (a finite float), 'seed' (a whole number or none), 'text' or 'path'.
+    `kind` is 'whole' (an integer), 'number' (a finite float), 'seed' (a whole number or none), 'limit' (a number
+    or none), 'text' or 'path'.
     Numbers lie from `low` to `high`; with `low_open` they must be greater than `low`.
     """
 
@@ -59,6 +61,8 @@ class Rule:
             return f'a whole number from {low} to {high}'
         if self.kind == 'seed':
             return f'a whole number from {low} to {high}, or empty for a random one'
+        if self.kind == 'limit':
+            return f'a number greater than {low} and at most {high}, or none for no limit'
         if self.kind == 'number':
             return f'a number greater than {low} and at most {high}' if self.low_open else \
                 f'a number from {low} to {high}'
@@ -68,10 +72,12 @@ class Rule:
         """A value from text: numbers become numbers; anything else is left for `check` to name."""
         if self.kind == 'path':
             return Path(text).expanduser()
-        if self.kind not in {'whole', 'number', 'seed'}:
+        if self.kind not in {'whole', 'number', 'seed', 'limit'}:
             return text
         stripped = text.strip()
         if self.kind == 'seed' and stripped.lower() in RANDOM_SEED_TEXTS:
+            return None
+        if self.kind == 'limit' and stripped.lower() in NO_LIMIT_TEXTS:
             return None
         for read in (lambda t: int(t, 10), float):
             try:
@@ -82,7 +88,7 @@ class Rule:
 
     def check(self, value: Any) -> Any:
         """The value as the settings hold it; raises SettingsError with the one message for this setting."""
-        if self.kind == 'seed' and value is None:
+        if self.kind in {'seed', 'limit'} and value is None:
             return None
         if self.kind in {'whole', 'seed'}:
             if isinstance(value, float) and value.is_integer():
@@ -90,7 +96,7 @@ class Rule:
             if isinstance(value, bool) or not isinstance(value, int) or not self.low <= value <= self.high:
                 raise self.error(value)
             return value
-        if self.kind == 'number':
+        if self.kind in {'number', 'limit'}:
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise self.error(value)
             too_low = value <= self.low if self.low_open else value < self.low
@@ -106,7 +112,7 @@ class Rule:
         return value
 
     def error(self, value: Any) -> SettingsError:
-        return SettingsError(self.name, f'must be {self.expected}, got {_described(value)}')
+        return SettingsError(self.name, f'must be {self.expected}, got {described(value)}')
 
     def json_schema(self) -> dict[str, Any]:
         """The value as OpenAPI describes it, from the same bounds."""
@@ -114,7 +120,8 @@ class Rule:
             schema: dict[str, Any] = {'type': 'integer', 'minimum': int(self.low), 'maximum': int(self.high)}
             return {'anyOf': [schema, {'type': 'null'}]} if self.kind == 'seed' else schema
         bound = 'exclusiveMinimum' if self.low_open else 'minimum'
-        return {'type': 'number', bound: self.low, 'maximum': self.high}
+        schema = {'type': 'number', bound: self.low, 'maximum': self.high}
+        return {'anyOf': [schema, {'type': 'null'}]} if self.kind == 'limit' else schema
 
 
 RUN_RULES: dict[str, Rule] = {rule.name: rule for rule in (
@@ -127,11 +134,16 @@ RUN_RULES: dict[str, Rule] = {rule.name: rule for rule in (
     Rule('seed', 'seed', 'random seed: the same seed gives exactly the same run', 0, MAX_SEED),
     Rule('concurrency', 'whole', 'at most this many tasks run at once, the rest wait; 0 runs them all at once',
          0, MAX_TASKS),
+    Rule('stall_rate', 'number', 'probability that a task hangs part way and stops moving (half of hangs end by '
+                                 'themselves)', 0.0, 1.0),
+    Rule('task_timeout', 'limit', 'a task still running after this many simulated seconds fails as timed out',
+         0.0, MAX_DURATION_S, low_open=True),
 )}
 SERVER_RULES: dict[str, Rule] = {rule.name: rule for rule in (
     Rule('host', 'text', 'address to serve on; the default serves this machine only'),
     Rule('port', 'whole', 'port to serve on', 0, MAX_PORT),
-    Rule('control_token', 'text', 'when set, /start, /reset, /cancel, /resume and /retry need "Authorization: '
+    Rule('control_token', 'text', 'when set, /start, /reset, /cancel, /resume, /retry and /tasks/{id}/cancel and '
+                                  '/retry need "Authorization: '
                                   f'Bearer <token>" and the board asks for it; make a good one with {MAKE_A_TOKEN}',
          what=f'a secret that is not blank (make a good one with {MAKE_A_TOKEN})'),
     Rule('data_dir', 'path', 'where runs are stored'),
@@ -155,6 +167,8 @@ class RunSettings:
     speed: float = 1.0
     seed: int | None = None
     concurrency: int = 0  # at most this many tasks run at once; 0 runs them all at once, as the seed does
+    stall_rate: float = 0.0  # probability that a task hangs (model.py plans where, and whether it recovers)
+    task_timeout: float | None = None  # simulated seconds a task may run before it fails as timed out; None: no limit
 
     def __post_init__(self) -> None:
         for name, rule in RUN_RULES.items():
@@ -218,7 +232,7 @@ def default_of(name: str) -> Any:
     raise KeyError(name)
 
 
-def _described(value: Any) -> str:
+def described(value: Any) -> str:
     """A value as a message shows it: a number as a number, a text quoted (and cut short), anything else (what a
     JSON body may hold) by its JSON name, never as Python's repr."""
     if isinstance(value, str):

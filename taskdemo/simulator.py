@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import random
 import time
 from collections import deque
@@ -35,12 +36,14 @@ from .model import (
     linear_progress,
     plan_retry,
     plan_tasks,
+    stall_after_s,
+    timeout_message,
 )
 from .settings import RunSettings
 
 # the records live in model.py; they are imported from here too, where the simulator is
 __all__ = ['Attempt', 'Change', 'Counts', 'RetryError', 'Run', 'RunActiveError', 'RunState', 'Simulator', 'Task',
-           'TaskStatus', 'linear_progress', 'plan_tasks']
+           'TaskStateError', 'TaskStatus', 'linear_progress', 'plan_tasks']
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,10 @@ CHANGE_LOG_LENGTH = 256
 
 class RetryError(ValueError):
     """Nothing to retry, or a task asked for that did not fail; the message says which."""
+
+
+class TaskStateError(ValueError):
+    """A task asked for exists but cannot take the command now (a finished task cancelled, say); nothing changed."""
 
 
 class Simulator:
@@ -71,6 +78,7 @@ class Simulator:
         self._due: list[tuple[float, int]] = []  # (simulated seconds of the next display change, task id)
         self._log: deque[Change] = deque(maxlen=CHANGE_LOG_LENGTH)
         self._waiting: deque[int] = deque()  # pending tasks of the active run, in the order they will start
+        self._stalled: set[int] = set()  # ids of the tasks flagged `stalled`
         self._runs_started = 0
         self._set_tasks(self.settings.tasks)
 
@@ -92,6 +100,11 @@ class Simulator:
     def percent(self) -> float:
         """Finished tasks (completed, failed or cancelled) over all tasks, 0-100."""
         return 100.0 * self.counts.finished / self.total if self.tasks else 0.0
+
+    @property
+    def stalled_ids(self) -> frozenset[int]:
+        """The running tasks that have not moved for longer than their `stall_after_s`."""
+        return frozenset(self._stalled)
 
     @property
     def newest_run_id(self) -> int:
@@ -176,6 +189,9 @@ class Simulator:
         self.counts = Counts()
         for task in tasks:
             setattr(self.counts, COUNT_FIELD[task.status], getattr(self.counts, COUNT_FIELD[task.status]) + 1)
+        for task in tasks:  # only a running task can be stalled (a stored one may have been cut off while it was)
+            task.stalled = task.stalled and task.status == TaskStatus.RUNNING
+        self._stalled = {task.id for task in tasks if task.stalled}
         self._due.clear()
         self._waiting = deque(task.id for task in tasks if task.status == TaskStatus.PENDING)
         self.number_runs_after(run.id)
@@ -192,6 +208,7 @@ class Simulator:
         changed = [task.id for task in self.tasks if task.status == TaskStatus.RUNNING]  # waiting ones still wait
         for task_id in changed:
             self._count(self.tasks[task_id], TaskStatus.INTERRUPTED)
+            self._flag_stalled(self.tasks[task_id], False)
         self._due.clear()
         self._end_run(RunState.INTERRUPTED)
         self._emit(tasks=changed, transitions=changed, run=True)
@@ -208,8 +225,7 @@ class Simulator:
         resumed = [task for task in self.tasks if task.status == TaskStatus.INTERRUPTED]
         for task in resumed:
             self._count(task, TaskStatus.RUNNING)
-            # as if it had started long enough ago to be where it stopped
-            task.started_s = run.elapsed_s - task.progress / 100 * task.duration / run.settings.speed
+            _rebase(task, run.elapsed_s, run.settings.speed)
             self._schedule(task)
         ids = [task.id for task in resumed] + self._fill_slots()
         self._emit(tasks=ids, transitions=ids, run=True)
@@ -257,6 +273,56 @@ class Simulator:
                 raise RetryError(f'only failed tasks can be retried; task {_listed(not_failed)} did not fail')
             if not ids:
                 raise RetryError('no task ids were given')
+        self._requeue(ids)
+        return ids
+
+    def cancel_task(self, task_id: int) -> Task:
+        """End one running or waiting task of the active run as cancelled; the run goes on (and completes, if that
+        was its last unfinished task). Raises TaskStateError when no run is active or the task has finished, and
+        RetryError for an id the run does not have; nothing changes then."""
+        task = self._task(task_id)
+        if not self.active:
+            raise TaskStateError(f'no run is active, so task {task_id} cannot be cancelled')
+        if task.status.finished:
+            raise TaskStateError(f'task {task_id} has already {_ended(task)}; only a running or waiting task can '
+                                 'be cancelled')
+        if task.status == TaskStatus.RUNNING:
+            self._due = [entry for entry in self._due if entry[1] != task_id]
+            heapq.heapify(self._due)
+        else:
+            self._waiting.remove(task_id)
+        self._finish(task, TaskStatus.CANCELLED)
+        ids = [task_id, *self._fill_slots()]
+        ended = self.counts.finished == self.total
+        if ended:
+            self._end_run(RunState.COMPLETED)
+        self._emit(tasks=ids, transitions=ids, run=ended)
+        return task
+
+    def retry_task(self, task_id: int) -> Task:
+        """Run one failed (or timed-out) or cancelled task again as its next attempt, while its run goes on or after
+        it has finished. Raises TaskStateError when the run was interrupted (resume it first) or there is none, and
+        RetryError for an id the run does not have or a task that neither failed nor was cancelled."""
+        task = self._task(task_id)
+        if self.run is None or self.run.state == RunState.INTERRUPTED:
+            raise TaskStateError('there is no run to retry a task of' if self.run is None else
+                                 f'run {self.run.id} was interrupted; resume it first')
+        if task.status not in {TaskStatus.FAILED, TaskStatus.CANCELLED}:
+            raise RetryError(f'only a failed or cancelled task can be retried; task {task_id} is '
+                             f'{_described_status(task)}')
+        self._requeue([task_id])
+        return task
+
+    def _task(self, task_id: int) -> Task:
+        if not 0 <= task_id < len(self.tasks):
+            raise RetryError(f'there is no task {task_id} (ids go from 0 to {len(self.tasks) - 1})'
+                             if self.tasks else f'there is no task {task_id}: there are no tasks')
+        return self.tasks[task_id]
+
+    def _requeue(self, ids: list[int]) -> None:
+        """Make finished tasks pending again as their next attempt; they start as slots allow."""
+        run = self.run
+        assert run is not None
         for task_id in ids:
             task = self.tasks[task_id]
             task.earlier.append(Attempt(number=task.attempt, duration=task.duration, progress=task.progress,
@@ -266,12 +332,13 @@ class Simulator:
             plan_retry(task, run.settings, run.seed)
             self._count(task, TaskStatus.PENDING)
             task.progress, task.started_s, task.finished_s, task.error = 0, None, None, None
+        run_changed = run.state != RunState.RUNNING
         run.state, run.finished_s = RunState.RUNNING, None
         self._waiting.extend(ids)
-        self._fill_slots()  # the tasks it starts are among `ids`
-        self._emit(tasks=ids, transitions=ids, run=True)
+        started = self._fill_slots()  # with the requeued ones last in line, it may start tasks that waited before
+        changed = [*ids, *started]
+        self._emit(tasks=changed, transitions=changed, run=run_changed)
         self.step(0.0)
-        return ids
 
     def step(self, dt: float) -> None:
         """Advance the active run by `dt` real seconds. Does nothing when no run is active.
@@ -287,6 +354,7 @@ class Simulator:
         now = run.elapsed_s * speed
         due, tasks, progress_of = self._due, self.tasks, self._progress_of
         linear = progress_of is linear_progress
+        timeout = run.settings.task_timeout
         changed: list[int] = []
         transitions: list[int] = []
         later: list[tuple[float, int]] = []
@@ -294,6 +362,14 @@ class Simulator:
             task = tasks[heapq.heappop(due)[1]]
             before = task.progress
             start = task.started_s * speed
+            if timeout is not None and now >= start + timeout:
+                self._time_out(task, timeout)
+                changed.append(task.id)
+                transitions.append(task.id)
+                continue
+            if task.stall_at is not None:  # a hang is planned: the few tasks that have one take the long way
+                self._step_hanging(task, now, speed, timeout, changed, transitions, later)
+                continue
             try:
                 if linear and task.duration > 0:  # linear_progress, inlined: it runs 15,000 times a second
                     percent = int(100 * (now - start) / task.duration + 1e-9)
@@ -313,7 +389,10 @@ class Simulator:
                 self._finish(task, TaskStatus.COMPLETED)
             else:
                 task.progress = percent
-                later.append((start + (percent + 1) * task.duration / 100, task.id))
+                next_change = start + (percent + 1) * task.duration / 100
+                if timeout is not None and next_change > start + timeout:
+                    next_change = start + timeout
+                later.append((next_change, task.id))
                 if percent != before:
                     changed.append(task.id)
                 continue
@@ -331,6 +410,65 @@ class Simulator:
             run_changed = True
         if changed or run_changed:
             self._emit(tasks=changed, transitions=transitions, run=run_changed)
+
+    def _step_hanging(self, task: Task, now: float, speed: float, timeout: float | None, changed: list[int],
+                      transitions: list[int], later: list[tuple[float, int]]) -> None:
+        """`step` for a task with a planned hang. In simulated seconds since the task started (`ran`): it moves
+        evenly until its percent reaches `stall_at` (at `hang`), stands still for `stall_for` (for good if None),
+        then moves on as if that time had not been. It is flagged stalled while it has stood still for longer than
+        `stall_after_s` (strictly: not at that very moment)."""
+        assert self.run is not None and task.stall_at is not None and task.started_s is not None
+        start, before = task.started_s * speed, task.progress
+        ran, duration = now - start, task.duration
+        hang = task.stall_at * duration / 100
+        length = math.inf if task.stall_for is None else task.stall_for
+        if task.stalled_from is None and int(100 * ran / duration + 1e-9) >= task.stall_at:
+            task.stalled_from = (start + hang) / speed
+        if task.stalled_from is None:
+            worked = ran
+        elif now < start + hang + length:
+            worked = hang
+        else:
+            worked = ran - length
+            if task.stalled_until is None:
+                task.stalled_until = (start + hang + length) / speed
+        percent = max(before, min(100, int(100 * worked / duration + 1e-9)))
+        if task.stalled_from is not None and task.stalled_until is None:
+            percent = task.stall_at
+        if task.fail_at is not None and percent >= task.fail_at:
+            self._fail_as_planned(task)
+        elif percent >= 100:
+            task.progress = 100
+            self._finish(task, TaskStatus.COMPLETED)
+        else:
+            task.progress = percent
+            hung = task.stalled_from is not None and task.stalled_until is None
+            flag = hung and now > start + hang + stall_after_s(duration)
+            flagged = flag != task.stalled
+            self._flag_stalled(task, flag)
+            if not hung:
+                next_change = (percent + 1) * duration / 100 + (0.0 if task.stalled_from is None else length)
+            elif flag:
+                next_change = hang + length
+            else:  # the first moment that is strictly later than the stall rule's limit
+                next_change = min(hang + length, math.nextafter(hang + stall_after_s(duration), math.inf))
+            if timeout is not None:
+                next_change = min(next_change, timeout)
+            if next_change < math.inf:
+                later.append((start + next_change, task.id))
+            if percent != before or flagged:
+                changed.append(task.id)
+            return
+        changed.append(task.id)
+        transitions.append(task.id)
+
+    def _time_out(self, task: Task, limit: float) -> None:
+        self._finish(task, TaskStatus.FAILED, error=timeout_message(limit))
+
+    def _flag_stalled(self, task: Task, stalled: bool) -> None:
+        if stalled != task.stalled:
+            task.stalled = stalled
+            (self._stalled.add if stalled else self._stalled.discard)(task.id)
 
     # ---- transitions ------------------------------------------------------------------------------------------
 
@@ -359,11 +497,15 @@ class Simulator:
         assert self.run is not None and task.started_s is not None
         start = task.started_s * self.run.settings.speed
         next_change = start + (task.progress + 1) / 100 * task.duration
+        timeout = self.run.settings.task_timeout
+        if timeout is not None and next_change > start + timeout:
+            next_change = start + timeout
         heapq.heappush(self._due, (next_change, task.id))
 
     def _finish(self, task: Task, status: TaskStatus, *, error: str | None = None) -> None:
         assert self.run is not None
         self._count(task, status)
+        self._flag_stalled(task, False)
         task.finished_s = self.run.elapsed_s
         task.error = error
 
@@ -381,6 +523,7 @@ class Simulator:
     def _set_tasks(self, count: int) -> None:
         self.tasks = [Task(id=i) for i in range(count)]
         self.counts = Counts(pending=count)
+        self._stalled = set()
         self._due.clear()
         self._waiting.clear()
 
@@ -395,6 +538,31 @@ class Simulator:
                 listener(change)
             except Exception:  # one listener's failure must neither stop the others nor undo the change
                 log.exception('a listener of the simulator failed on change %d', change.version)
+
+
+def _rebase(task: Task, elapsed_s: float, speed: float) -> None:
+    """Set a resumed task's start as if it had started long enough ago to be where it stopped (the run's clock may
+    have been saved before its tasks were). A task that hung keeps its hang: the time it had stood still counts,
+    and a hang it got over lies where the same arithmetic puts it."""
+    worked = task.progress / 100 * task.duration
+    hang = None if task.stall_at is None or task.stalled_from is None else task.stall_at / 100 * task.duration
+    if hang is None:
+        task.started_s = elapsed_s - worked / speed
+    elif task.stalled_until is None:
+        task.started_s = min(task.stalled_from, elapsed_s) - hang / speed
+    else:
+        task.started_s = elapsed_s - (worked + (task.stall_for or 0.0)) / speed
+        task.stalled_from = task.started_s + hang / speed
+        task.stalled_until = task.stalled_from + (task.stall_for or 0.0) / speed
+
+
+def _ended(task: Task) -> str:
+    return {TaskStatus.COMPLETED: 'completed', TaskStatus.FAILED: 'failed'}.get(task.status, 'been cancelled')
+
+
+def _described_status(task: Task) -> str:
+    return {TaskStatus.PENDING: 'waiting', TaskStatus.RUNNING: 'running', TaskStatus.COMPLETED: 'completed',
+            TaskStatus.INTERRUPTED: 'interrupted'}.get(task.status, task.status.value)
 
 
 def _listed(ids: list[int], most: int = 5) -> str:

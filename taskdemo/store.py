@@ -35,7 +35,13 @@ RUN_COLUMNS = ('id', 'started_at', 'settings', 'seed', 'state', 'elapsed_s', 'fi
 # an upsert, not INSERT OR REPLACE: replacing a run row would delete it first, and its tasks with it (cascade)
 RUN_UPSERT = (f'INSERT INTO runs ({", ".join(RUN_COLUMNS)}) VALUES ({", ".join("?" * len(RUN_COLUMNS))}) '
               f'ON CONFLICT(id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in RUN_COLUMNS[1:])}')
-TASK_COLUMNS = ('id', 'status', 'progress', 'duration', 'fail_at', 'started_s', 'finished_s', 'error', 'attempt')
+TASK_COLUMNS = ('id', 'status', 'progress', 'duration', 'fail_at', 'started_s', 'finished_s', 'error', 'attempt',
+                'stall_at', 'stall_for', 'stalled_from', 'stalled_until', 'stalled')
+# the columns of a task's hang, added to a tasks table that lacks them when the database opens. Only columns that
+# may be null or have a default: a database with them still opens in the taskdemo before (it names the columns it
+# reads and writes), so they need no schema version of their own
+STALL_COLUMNS = {'stall_at': 'INTEGER', 'stall_for': 'REAL', 'stalled_from': 'REAL', 'stalled_until': 'REAL',
+                 'stalled': 'INTEGER NOT NULL DEFAULT 0'}
 ATTEMPT_COLUMNS = ('task_id', 'number', 'duration', 'progress', 'started_s', 'finished_s', 'error')
 
 
@@ -122,6 +128,7 @@ class Store:
             db.execute('PRAGMA synchronous=NORMAL')
             db.execute('PRAGMA foreign_keys=ON')
             prepare(db)
+            _add_stall_columns(db)
         except BaseException:
             db.close()
             raise
@@ -190,7 +197,8 @@ class Store:
         rows = self._db.execute(f'SELECT {", ".join(TASK_COLUMNS)} FROM tasks WHERE run_id = ? ORDER BY id',
                                 (run_id,)).fetchall()
         return [Task(id=r[0], status=TaskStatus(r[1]), progress=r[2], duration=r[3], fail_at=r[4], started_s=r[5],
-                     finished_s=r[6], error=r[7], attempt=r[8],
+                     finished_s=r[6], error=r[7], attempt=r[8], stall_at=r[9], stall_for=r[10], stalled_from=r[11],
+                     stalled_until=r[12], stalled=bool(r[13]),
                      earlier=earlier.get(r[0], [])[-earlier_limit if earlier_limit else None:]) for r in rows]
 
     def newest_run_id(self) -> int:
@@ -220,7 +228,9 @@ class Store:
             state, finished_s = RunState.INTERRUPTED, row.elapsed_s
             for task in tasks:
                 if task.status == TaskStatus.RUNNING:
-                    task.status = TaskStatus.INTERRUPTED
+                    # as `Simulator.interrupt` leaves it: no longer flagged (only a running task is); a hang it was
+                    # in comes back with `resume`, which flags it again when the rule says
+                    task.status, task.stalled = TaskStatus.INTERRUPTED, False
         run = Run(id=row.id, settings=settings, seed=row.seed, started_at=row.started_at, elapsed_s=row.elapsed_s,
                   state=state, finished_s=finished_s)
         return run, tasks
@@ -243,13 +253,31 @@ class _Transaction:
 def task_row(run_id: int, task: Task) -> tuple:
     """A task as the tasks table holds it (run_id, then TASK_COLUMNS)."""
     return (run_id, task.id, task.status.value, task.progress, task.duration, task.fail_at, task.started_s,
-            task.finished_s, task.error, task.attempt)
+            task.finished_s, task.error, task.attempt, task.stall_at, task.stall_for, task.stalled_from,
+            task.stalled_until, int(task.stalled))
 
 
 def attempt_rows(run_id: int, task: Task) -> list[tuple]:
     """The task's earlier attempts as the attempts table holds them (run_id, then ATTEMPT_COLUMNS)."""
     return [(run_id, task.id, a.number, a.duration, a.progress, a.started_s, a.finished_s, a.error)
             for a in task.earlier]
+
+
+def _add_stall_columns(db: sqlite3.Connection) -> None:
+    """Give the tasks table the columns of a hang, if it lacks them (a database of the taskdemo before hangs)."""
+    have = {row[1] for row in db.execute('PRAGMA table_info(tasks)')}
+    missing = [name for name in STALL_COLUMNS if name not in have]
+    if not missing:
+        return
+    db.execute('BEGIN IMMEDIATE')
+    try:
+        for name in missing:
+            db.execute(f'ALTER TABLE tasks ADD COLUMN {name} {STALL_COLUMNS[name]}')
+    except BaseException:
+        db.execute('ROLLBACK')
+        raise
+    db.execute('COMMIT')
+    log.info('the tasks table of the database gained the columns %s', ', '.join(missing))
 
 
 def _is_corrupt(error: sqlite3.DatabaseError) -> bool:

@@ -54,6 +54,11 @@ class RunView(Protocol):
     @property
     def newest_run_id(self) -> int: ...
 
+    @property
+    def stalled_ids(self) -> frozenset[int]:
+        """The running tasks flagged `stalled` (they have not moved for longer than `model.stall_after_s`)."""
+        ...
+
     def changes_since(self, version: int) -> set[int] | None:
         """Ids of the tasks changed after `version`; None when that is too long ago or the structure changed."""
         ...

@@ -64,6 +64,26 @@ async def test_post_start_with_settings_uses_them_and_keeps_them_in_force(client
     assert sim.state == RunState.COMPLETED and sim.counts.completed == 5
 
 
+async def test_post_start_takes_a_stall_rate_and_a_task_timeout_and_null_means_no_limit(client, sim):
+    response = await client.post('/start', json={'tasks': 5, 'stall_rate': 0.5, 'task_timeout': 90})
+    assert response.status_code == 200
+    assert (response.json()['settings']['stall_rate'], response.json()['settings']['task_timeout']) == (0.5, 90)
+    await client.post('/reset')
+    response = await client.post('/start', json={'task_timeout': None})
+    assert response.status_code == 200 and response.json()['settings']['task_timeout'] is None
+    assert response.json()['settings']['stall_rate'] == 0.5, 'the settings of the body before stay in force'
+    assert (await client.get('/status')).json()['settings']['task_timeout'] is None
+
+
+async def test_the_schema_shows_the_stall_rate_and_the_time_limit_with_their_bounds(client):
+    body = (await client.get('/openapi.json')).json()['components']['schemas']['StartBody']['properties']
+    assert (body['stall_rate']['type'], body['stall_rate']['minimum'], body['stall_rate']['maximum']) == (
+        'number', 0, 1)
+    number, none = body['task_timeout']['anyOf']
+    assert number['type'] == 'number' and number['exclusiveMinimum'] == 0 and none == {'type': 'null'}
+    assert 'timed out' in body['task_timeout']['description'] and 'hangs' in body['stall_rate']['description']
+
+
 BAD_BODIES: list[tuple[str, str]] = [
     ('{"tasks": 0}', 'tasks'),
     ('{"tasks": 10001}', 'tasks'),
@@ -84,6 +104,15 @@ BAD_BODIES: list[tuple[str, str]] = [
     ('"fifty"', 'body'),
     ('{"tasks": 5', 'JSON'),
     ('{"tasks": {"nested": [1, 2, 3]}}', 'tasks'),
+    ('{"stall_rate": 1.5}', 'stall_rate must be a number from 0 to 1, got 1.5'),
+    ('{"stall_rate": null}', 'stall_rate must be a number from 0 to 1, got null'),
+    ('{"stall_rate": "0.1"}', 'stall_rate'),
+    ('{"task_timeout": 0}', 'task_timeout must be a number greater than 0 and at most 604,800'),
+    ('{"task_timeout": -90}', 'task_timeout'),
+    ('{"task_timeout": 1e9}', 'task_timeout'),
+    ('{"task_timeout": Infinity}', 'task_timeout'),
+    ('{"task_timeout": "90"}', 'task_timeout'),
+    ('{"task_timeout": true}', 'task_timeout'),
 ]
 
 
@@ -197,6 +226,28 @@ def test_ws_changes_mode_sends_a_full_frame_then_only_what_changed(make_sim):
     assert len(first['individual']) == 20
     assert set(changed) == moved and 0 < len(moved) < 20
     assert all(entry == now[key] for key, entry in changed.items())
+
+
+def test_ws_marks_a_stalled_task_in_both_modes_and_keeps_the_seeds_shape(make_sim):
+    """Six tasks that all hang (seed 5), one of them for good: a seed client still reads every frame as before."""
+    sim = make_sim(tasks=6, stall_rate=1, failure_rate=0, min_duration=100, max_duration=100, seed=5)
+    with TestClient(make_app(sim)) as client:
+        client.portal.call(sim.start)
+        client.portal.call(sim.step, 30)  # task 5 hangs for good from 22 s: flagged after 27 s
+        with client.websocket_connect('/ws') as full, client.websocket_connect('/ws?mode=changes') as changes:
+            frame = json.loads(full.receive_text())
+            decoded = json.loads(changes.receive_text())['individual']
+            client.portal.call(sim.step, 60)
+            expected = client.portal.call(lambda: {str(task.id): protocol.task_entry(task) for task in sim.tasks})
+            for _ in range(QUEUE_FRAMES + 2):
+                protocol.apply_changes(decoded, json.loads(changes.receive_text()))
+                if decoded == expected:
+                    break
+    assert set(frame) == {'total', 'completed', 'failed', 'individual'}
+    assert frame['individual']['5'] == {'status': 'in_progress', 'progress': 22, 'stalled': True}
+    assert all('stalled' not in entry for key, entry in frame['individual'].items() if key != '5')
+    assert decoded == expected and decoded['5']['stalled'] is True
+    assert [key for key, entry in decoded.items() if 'stalled' in entry] == ['5']
 
 
 def test_ws_with_an_unknown_mode_is_refused(sim):

@@ -43,3 +43,21 @@ def test_the_contrast_formula_matches_known_pairs():
 def test_reduced_motion_switches_the_transitions_off():
     block = CSS[CSS.index('@media (prefers-reduced-motion: reduce)'):]
     assert 'transition: none' in block and 'transform: none' in block
+
+
+def test_a_stall_says_it_with_a_word_and_an_icon_whose_colours_meet_wcag_aa():
+    """The stalled cards' badge and the Stalled counter: amber with dark text, and an hourglass drawn from their
+    data-icon by the Material Icons font; the running card's white text stays readable on the stall's stripes."""
+    for selector in ('.task-state.task-stall {', '.stalled-count {'):
+        rule = CSS[CSS.index(selector):]
+        background, text = re.search(r'background: (#[0-9a-f]{6}); color: (#[0-9a-f]{6})', rule).groups()
+        assert contrast(background, text) >= 4.5, f'{selector} {contrast(background, text):.2f}'
+    for selector in ('.task-stall::before {', '.stalled-count::before {'):
+        rule = CSS[CSS.index(selector):CSS.index('}', CSS.index(selector))]
+        assert "content: attr(data-icon); font-family: 'Material Icons'" in rule
+    red, green, blue, alpha = map(float, re.search(r'rgb\((\d+) (\d+) (\d+) / ([\d.]+)\) 8px 16px', CSS).groups())
+    running = card_colours('')['in_progress'][0]
+    under = [int(running[i:i + 2], 16) for i in (1, 3, 5)]
+    stripe = '#' + ''.join(f'{round(alpha * top + (1 - alpha) * bottom):02x}'
+                           for top, bottom in zip((red, green, blue), under, strict=True))
+    assert contrast(stripe, '#ffffff') >= 4.5, f'{stripe}: {contrast(stripe, "#ffffff"):.2f}'

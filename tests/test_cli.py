@@ -72,6 +72,12 @@ def test_environment_variables_set_what_flags_do_not_and_a_flag_wins():
     (['--colour', 'blue'], '--colour'),
     (['--keep-runs', '0'], '--keep-runs'),
     (['--keep-runs', 'all'], '--keep-runs'),
+    (['--stall-rate', '2'], '--stall-rate'),
+    (['--stall-rate', 'nan'], '--stall-rate'),
+    (['--stall-rate', ''], '--stall-rate'),
+    (['--task-timeout', '0'], '--task-timeout'),
+    (['--task-timeout', 'inf'], '--task-timeout'),
+    (['--task-timeout', '90s'], '--task-timeout'),
 ])
 def test_a_bad_flag_is_named_in_the_error(argv, named):
     with pytest.raises(UsageError, match=named):
@@ -81,6 +87,10 @@ def test_a_bad_flag_is_named_in_the_error(argv, named):
 def test_a_bad_environment_variable_is_named_in_the_error():
     with pytest.raises(UsageError, match='TASKDEMO_FAILURE_RATE'):
         parse_args([], env={'TASKDEMO_FAILURE_RATE': '3'})
+    with pytest.raises(UsageError, match='TASKDEMO_STALL_RATE must be a number from 0 to 1'):
+        parse_args([], env={'TASKDEMO_STALL_RATE': '1.01'})
+    with pytest.raises(UsageError, match='TASKDEMO_TASK_TIMEOUT must be a number greater than 0'):
+        parse_args([], env={'TASKDEMO_TASK_TIMEOUT': '-1'})
     with pytest.raises(UsageError, match='TASKDEMO_NATIVE'):
         parse_args([], env={'TASKDEMO_NATIVE': 'perhaps'})
 
@@ -93,6 +103,26 @@ def test_main_prints_one_line_and_exits_2_on_a_bad_value(capsys):
         'main.py: error: --tasks must be a whole number from 1 to 10,000, got -3 (see --help)']
 
 
+def test_hangs_and_a_time_limit_come_from_flags_or_variables_and_a_flag_wins():
+    assert parse_args([], env={}).run.stall_rate == 0 and parse_args([], env={}).run.task_timeout is None
+    settings = parse_args(['--stall-rate', '0.2', '--task-timeout', '90'], env={'TASKDEMO_STALL_RATE': '0.9'})
+    assert (settings.run.stall_rate, settings.run.task_timeout) == (0.2, 90)
+    settings = parse_args([], env={'TASKDEMO_STALL_RATE': '0.9', 'TASKDEMO_TASK_TIMEOUT': '30.5'})
+    assert (settings.run.stall_rate, settings.run.task_timeout) == (0.9, 30.5)
+    assert parse_args(['--task-timeout', 'none'], env={'TASKDEMO_TASK_TIMEOUT': '30'}).run.task_timeout is None
+
+
+@pytest.mark.parametrize(('argv', 'message'), [
+    (['--task-timeout', '0'], '--task-timeout must be a number greater than 0 and at most 604,800, or none for no '
+                              'limit, got 0'),
+    (['--stall-rate', '1.5'], '--stall-rate must be a number from 0 to 1, got 1.5'),
+])
+def test_main_exits_2_with_one_line_for_a_bad_stall_rate_or_time_limit(capsys, argv, message):
+    assert main.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == '' and captured.err.strip().splitlines() == [f'main.py: error: {message} (see --help)']
+
+
 def test_native_without_pywebview_exits_2_saying_how_to_install_it(capsys, monkeypatch):
     monkeypatch.setattr(importlib.util, 'find_spec', lambda name: None)
     assert main.main(['--native']) == 2
@@ -100,15 +130,17 @@ def test_native_without_pywebview_exits_2_saying_how_to_install_it(capsys, monke
 
 
 def test_the_real_command_exits_2_without_a_traceback_and_help_explains_every_flag():
-    bad = subprocess.run([sys.executable, 'main.py', '--speed', 'fast'], cwd=ROOT, capture_output=True, text=True,
-                         env=clean_env(), timeout=60)
-    assert bad.returncode == 2 and 'Traceback' not in bad.stderr and '--speed' in bad.stderr
-    assert len(bad.stderr.strip().splitlines()) == 1
+    for flag, value in (('--speed', 'fast'), ('--task-timeout', '-5'), ('--stall-rate', 'x')):
+        bad = subprocess.run([sys.executable, 'main.py', flag, value], cwd=ROOT, capture_output=True, text=True,
+                             env=clean_env(), timeout=60)
+        assert bad.returncode == 2 and 'Traceback' not in bad.stderr and flag in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1
     shown = subprocess.run([sys.executable, 'main.py', '--help'], cwd=ROOT, capture_output=True, text=True,
                            env=clean_env(), timeout=60)
     assert shown.returncode == 0
     for flag in ('--host', '--port', '--native', '--tasks', '--failure-rate', '--min-duration', '--max-duration',
-                 '--speed', '--seed', '--cors-origin', '--control-token', 'TASKDEMO_'):
+                 '--speed', '--seed', '--stall-rate', '--task-timeout', '--cors-origin', '--control-token',
+                 'TASKDEMO_'):
         assert flag in shown.stdout
 
 

@@ -59,11 +59,30 @@ def test_every_command_goes_with_arguments_that_survive_json(sim: Simulator):
     finish(sim)
     failed = sim.failed_tasks()
     assert sent('retry', {'tasks': failed[:2], 'error': None})['tasks'] == failed[:2]
+    assert sent('retry_task', {'task': failed[2]}) == {'message': f'Task {failed[2]} retried (attempt 2)',
+                                                       'run_id': 1, 'task': failed[2], 'status': 'in_progress',
+                                                       'attempt': 2}
+    assert sent('cancel_task', {'task': failed[2]})['status'] == 'cancelled'
     assert sent('cancel', {})['message'] == f'Run 1 cancelled: {sim.counts.cancelled} tasks cancelled'
     assert sent('reset', {}) == {'message': 'Tasks reset'}
     with pytest.raises(ControlError) as refused:
         sent('launch', {})
     assert refused.value.status == 422 and all(op in refused.value.detail for op in OPS)
+
+
+@pytest.mark.parametrize(('op', 'task', 'status', 'detail'), [
+    ('cancel_task', 50, 422, 'There is no task 50 (ids go from 0 to 49).'),
+    ('cancel_task', 1, 409, 'No run is active, so task 1 cannot be cancelled.'),
+    ('retry_task', 1, 409, 'There is no run to retry a task of.'),
+    ('retry_task', '1', 422, "A task id is a whole number, not '1'."),
+    ('cancel_task', True, 422, 'A task id is a whole number, not true.'),
+    ('cancel_task', {'a': 1}, 422, 'A task id is a whole number, not an object.'),
+])
+def test_one_task_commands_say_why_they_cannot_and_change_nothing(sim: Simulator, op, task, status, detail):
+    with pytest.raises(ControlError) as refused:
+        execute(sim, op, {'task': task})
+    assert (refused.value.status, refused.value.detail) == (status, detail)
+    assert sim.state == RunState.IDLE and sim.version == 0
 
 
 async def test_local_commands_take_effect_before_their_first_await_returns(sim: Simulator):

@@ -39,11 +39,13 @@ def write_in_the_log_and_die(folder: Path) -> None:
     script = textwrap.dedent(f"""
         import os, sqlite3
         from pathlib import Path
-        from taskdemo.store import Store, Batch
+        from taskdemo.model import Task, TaskStatus
+        from taskdemo.store import Store, Batch, task_row
         store = Store(Path({str(folder)!r}))
         store._db.execute('PRAGMA wal_autocheckpoint = 0')
+        task = Task(id=0, duration=3.0, status=TaskStatus.COMPLETED, progress=100, started_s=0.0, finished_s=3.0)
         store.write(Batch(runs=[(1, 1000.0, '{{"tasks": 1}}', 5, 'completed', 3.0, 3.0, 1, 1, 0, 0)],
-                          tasks=[(1, 0, 'completed', 100, 3.0, None, 0.0, 3.0, None, 1)]))
+                          tasks=[task_row(1, task)]))
         os._exit(0)  # no close, no checkpoint: as a kill would leave it
     """)
     subprocess.run([sys.executable, '-c', script], cwd=ROOT, check=True, timeout=60)

@@ -1,4 +1,5 @@
-"""What the grid sends to a browser: a snapshot that decodes to the model, and small per-tick batches."""
+"""What the grid sends to a browser: a snapshot that decodes to the model, and small per-tick batches; the stalled
+tasks as they begin and end being stalled."""
 from __future__ import annotations
 
 import base64
@@ -7,8 +8,18 @@ from array import array
 import pytest
 
 from taskdemo.simulator import Change, Simulator, TaskStatus
+from taskdemo.ui.fanout import Fanout
 from taskdemo.ui.grid_wire import PROGRESS_BITS, batch, range_batch, snapshot
-from taskdemo.ui.states import CODES, ICONS, STATE_TABLE, WORDS
+from taskdemo.ui.states import (
+    CODES,
+    ICONS,
+    STALLED_BADGE,
+    STALLED_CODE,
+    STALLED_ICON,
+    STALLED_WORD,
+    STATE_TABLE,
+    WORDS,
+)
 
 
 def decode(snap: dict) -> list[tuple]:
@@ -93,3 +104,61 @@ def test_a_batch_for_a_filtered_page_carries_the_percents_of_exactly_the_tasks_i
     assert {packed >> PROGRESS_BITS for packed in data['p']} == (change.tasks - change.transitions) & followed
     assert range_batch(sim, sorted(followed))['p'] == [(i << PROGRESS_BITS) | sim.tasks[i].progress
                                                        for i in sorted(followed)]
+
+
+# ---- stalls ------------------------------------------------------------------------------------------------------
+
+def even_run(make_sim, tasks: int = 20) -> tuple[Simulator, Fanout, list[Change]]:
+    """A started run of tasks of exactly 100 s that never fail (a percent a second: stalled after 5 s still), the
+    pages' fan-out that works out the stalls, and the changes, heard after it."""
+    sim = make_sim(tasks=tasks, min_duration=100, max_duration=100, failure_rate=0, seed=7)
+    fanout = Fanout(sim)
+    changes: list[Change] = []
+    sim.subscribe(changes.append)
+    sim.start()
+    return sim, fanout, changes
+
+
+def test_the_stall_badge_is_a_word_an_icon_and_a_filter_code_no_state_has():
+    assert STALLED_BADGE == [STALLED_WORD, STALLED_ICON, STALLED_CODE]
+    assert STALLED_WORD not in WORDS.values() and STALLED_CODE not in CODES.values() and 0 <= STALLED_CODE < 256
+
+
+def test_stalls_go_to_every_browser_as_they_begin_and_end_and_the_percent_path_carries_nothing_more(make_sim):
+    sim, fanout, changes = even_run(make_sim)
+    sim.tasks[15].stall_at, sim.tasks[15].stall_for = 40, 20.0  # from 40 s to 60 s: flagged after 45 s
+    sim.step(45)
+    assert fanout.stalls.now == frozenset() and 'st' not in batch(sim, changes[-1], range(0, 10), fanout.stalls)
+    changes.clear()
+    sim.step(0.5)
+    assert fanout.stalls.began == {15}
+    data = batch(sim, changes[-1], range(0, 10), fanout.stalls)  # task 15 is not on screen: it goes all the same
+    assert data['st'] == [[15, 40.0]] and data['un'] == [], 'its id, and when (run seconds) it stopped moving'
+    assert 15 not in {packed >> PROGRESS_BITS for packed in data['p']}
+    sim.step(0.5)
+    assert not fanout.stalls.moved and 'st' not in batch(sim, changes[-1], range(0, 10), fanout.stalls)
+    assert batch(sim, Change(version=99, tasks=frozenset({15})), range(0, 10), fanout.stalls) is None
+    sim.step(14)  # at 60 s it moves again
+    assert fanout.stalls.ended == {15} and fanout.stalls.now == frozenset()
+    data = batch(sim, changes[-1], range(0, 10), fanout.stalls)
+    assert data['un'] == [15] and data['st'] == []
+
+
+def test_a_stall_that_ends_with_its_task_is_sent_with_the_status_change(make_sim):
+    sim, fanout, changes = even_run(make_sim, tasks=3)
+    sim.tasks[2].stall_at = 40  # for good
+    sim.step(50)
+    assert fanout.stalls.now == {2}
+    changes.clear()
+    sim.cancel_task(2)
+    data = batch(sim, changes[-1], range(0, 3), fanout.stalls)
+    assert data['un'] == [2] and [entry[:2] for entry in data['s']] == [[2, CODES[TaskStatus.CANCELLED]]]
+
+
+def test_a_snapshot_carries_the_stalled_tasks(make_sim):
+    sim, _, _ = even_run(make_sim, tasks=5)
+    sim.tasks[1].stall_at = 30
+    sim.tasks[3].stall_at = 10
+    sim.step(36)
+    assert snapshot(sim)['stalled'] == [[1, 30.0], [3, 10.0]]
+    assert snapshot(make_sim())['stalled'] == []

@@ -69,6 +69,22 @@ async def test_one_run_and_its_exports_have_a_row_per_task(recorded, sim):
     assert any(row['status'] == TaskStatus.FAILED.value and row['error'] for row in rows)
 
 
+async def test_a_run_with_hangs_and_time_limits_is_kept_with_them(recorded, sim):
+    client, recorder = recorded
+    started = await client.post('/start', json={'seed': 4, 'stall_rate': 0.6, 'task_timeout': 70})
+    assert started.status_code == 200, started.text
+    finish(sim)
+    await recorder.flush()
+    run = (await client.get('/runs/1')).json()
+    assert run['settings']['stall_rate'] == 0.6 and run['settings']['task_timeout'] == 70
+    timed_out = [task['id'] for task in run['tasks'] if task['error'] == 'timed out after 70 s']
+    assert timed_out and timed_out == [t.id for t in sim.tasks if t.error == 'timed out after 70 s']
+    kept = await SqliteHistory(recorder).tasks(1)
+    assert [(t.stall_at, t.stall_for, t.stalled_from, t.stalled_until, t.stalled) for t in kept] == \
+        [(t.stall_at, t.stall_for, t.stalled_from, t.stalled_until, t.stalled) for t in sim.tasks]
+    assert any(t.stalled_until is not None for t in kept) and any(t.stall_for is None and t.stall_at for t in kept)
+
+
 @pytest.mark.parametrize(('path', 'status'), [('/runs/99', 404), ('/runs/0', 422), ('/runs/abc', 422),
                                               ('/runs/99/export.csv', 404), ('/runs?limit=0', 422),
                                               ('/runs/99999999999999999999999', 422)])

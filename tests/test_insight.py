@@ -1,4 +1,4 @@
-"""ETA and throughput, against hand-computed cases on the fake clock."""
+"""ETA and throughput, against hand-computed cases on the fake clock, with stalled tasks and time limits."""
 from __future__ import annotations
 
 import pytest
@@ -46,3 +46,52 @@ def test_throughput_is_tasks_finished_per_minute(make_sim):
 
 def test_the_eta_is_none_without_a_run(sim: Simulator):
     assert eta_s(sim) is None
+
+
+def even_run(make_sim, **settings) -> Simulator:
+    """A started run of tasks of exactly 100 s that never fail: 1 % a second, stalled after 5 s without moving."""
+    sim = make_sim(**{'tasks': 3, 'min_duration': 100, 'max_duration': 100, 'failure_rate': 0, 'seed': 1,
+                      **settings})
+    sim.start()
+    return sim
+
+
+def test_a_stalled_task_is_left_out_of_the_eta_which_is_that_of_the_others(make_sim):
+    sim = even_run(make_sim)
+    sim.tasks[2].stall_at = 40  # it stops at 40 s, for good
+    sim.step(45)
+    # not yet stalled: its rate so far (40 % in 45 s) counts, and it is the slowest: 67.5 s left
+    assert sim.stalled_ids == frozenset() and eta_s(sim) == pytest.approx(67.5)
+    sim.step(1)
+    assert sim.stalled_ids == {2}
+    assert eta_s(sim) == pytest.approx(54.0), 'the others, 46 % after 46 s, need 54 s more'
+    sim.step(54)
+    assert sim.active and sim.counts.running == 1 and eta_s(sim) == 0.0, 'only the stalled task is left'
+
+
+def test_no_task_is_expected_to_run_past_its_time_limit(make_sim):
+    sim = even_run(make_sim, tasks=2, task_timeout=60)
+    sim.step(30)
+    assert eta_s(sim) == pytest.approx(30.0), 'at its rate a task needs 70 s more, but it fails at 60 s'
+    sim = even_run(make_sim, tasks=2, task_timeout=60, speed=2)
+    sim.step(10)  # 20 simulated seconds: 20 % done; the limit is 30 real seconds from the start
+    assert eta_s(sim) == pytest.approx(20.0)
+
+
+def test_a_stalled_task_holds_its_slot_until_its_time_limit_or_for_good(make_sim):
+    sim = even_run(make_sim, concurrency=2)
+    sim.tasks[0].stall_at = 40
+    sim.step(46)
+    # task 1 needs 54 s more; task 2 waits for a slot: task 0 holds the other one, so it starts after task 1, and
+    # takes about 100 s (46 s run + 54 s left, the typical task so far): 154 s
+    assert sim.stalled_ids == {0} and eta_s(sim) == pytest.approx(154.0)
+    sim = even_run(make_sim, concurrency=1)
+    sim.tasks[0].stall_at = 40
+    sim.step(46)
+    assert eta_s(sim) is None, 'task 1 and 2 wait for a slot a stalled task may hold for ever: no honest number'
+    sim = even_run(make_sim, concurrency=2, task_timeout=90)
+    sim.tasks[0].stall_at = 40
+    sim.step(46)
+    # a 100 s task fails at the limit, 90 s: both slots free up 44 s from now (task 0 hangs till then, task 1 would
+    # need 54 s more); task 2 then takes one, and is expected to take no longer than the limit: 44 + 90 = 134 s
+    assert eta_s(sim) == pytest.approx(134.0)

@@ -11,7 +11,8 @@ import pytest
 from nicegui.testing import User, user_simulation
 
 from taskdemo.control import ControlError, LocalCommands
-from taskdemo.simulator import RunState, Simulator
+from taskdemo.simulator import RunState, Simulator, TaskStatus
+from taskdemo.ui.grid import TaskGrid
 from taskdemo.ui.page import create_root
 
 from .helpers import finish
@@ -45,6 +46,14 @@ class Remote:
     async def retry(self, tasks: list[int] | None = None, error: str | None = None) -> dict[str, Any]:
         await self._wait()
         return await self.local.retry(tasks, error)
+
+    async def cancel_task(self, task_id: int) -> dict[str, Any]:
+        await self._wait()
+        return await self.local.cancel_task(task_id)
+
+    async def retry_task(self, task_id: int) -> dict[str, Any]:
+        await self._wait()
+        return await self.local.retry_task(task_id)
 
     async def _wait(self) -> None:
         await asyncio.sleep(0)
@@ -119,3 +128,27 @@ async def test_the_settings_panel_keeps_its_values_open_when_its_start_is_refuse
     user.find('Start with these settings').click()
     await user.should_see('Processing...')
     assert sim.total == 7
+
+
+async def test_one_task_is_cancelled_and_retried_from_its_details_through_commands_that_wait(user: User, sim, remote):
+    await user.open('/')
+    user.find('Start Process').click()
+    await user.should_see('Processing...')
+    sim.step(5)
+    before = {task.id: (task.status, task.attempt) for task in sim.tasks if task.id != 3}
+    user.find(TaskGrid).trigger('open', {'id': 3})
+    await user.should_see('Task 3: Running', marker='details-heading')
+    remote.paused = True
+    user.find('Cancel this task').click()
+    user.find(marker='confirm-cancel').click()
+    await user.should_see(f'Not cancelled: {PAUSED}')
+    assert sim.tasks[3].status == TaskStatus.RUNNING
+    remote.paused = False
+    user.find('Cancel this task').click()
+    user.find(marker='confirm-cancel').click()
+    await user.should_see('Task 3 cancelled; the run goes on.')
+    assert sim.tasks[3].status == TaskStatus.CANCELLED and sim.active
+    user.find('Retry this task').click()
+    await user.should_see('Task 3 retried (attempt 2)')
+    assert (sim.tasks[3].status, sim.tasks[3].attempt) == (TaskStatus.RUNNING, 2)
+    assert {task.id: (task.status, task.attempt) for task in sim.tasks if task.id != 3} == before

@@ -31,6 +31,7 @@ def check_frame(frame: dict) -> None:
         assert entry['status'] in STATUSES
         assert isinstance(entry['progress'], int) and 0 <= entry['progress'] <= 100
         assert ('error' in entry) == (entry['status'] == 'failed')
+        assert entry.get('stalled', True) is True and ('stalled' not in entry or entry['status'] == 'in_progress')
     assert frame['completed'] == sum(e['status'] == 'completed' for e in frame['individual'].values())
     assert frame['failed'] == sum(e['status'] == 'failed' for e in frame['individual'].values())
 
@@ -89,9 +90,47 @@ def test_cors_allows_the_seed_frontend_and_no_other_origin(server):
 def test_the_api_is_described_at_docs(server):
     assert httpx.get(f'{server}/docs').status_code == 200
     schema = httpx.get(f'{server}/openapi.json').json()
-    assert {'/start', '/reset', '/cancel', '/status'} <= set(schema['paths'])
+    assert {'/start', '/reset', '/cancel', '/status', '/tasks/{task_id}/cancel', '/tasks/{task_id}/retry'} <= set(
+        schema['paths'])
+    assert '"stalled": true' in schema['info']['description']
     assert 'requestBody' in schema['paths']['/start']['post']
     assert '/ws' in schema['info']['description']
+
+
+def test_hangs_time_limits_and_one_task_control_on_the_real_server(tmp_path):
+    """Every task hangs (half for good) and the time limit is 90 simulated seconds, 0.9 s at speed 100: the stream
+    flags stalled tasks, the run still ends, and a timed-out task goes again, then is cancelled, on its own."""
+    with Server('--speed', '100', '--tasks', '20', '--failure-rate', '0', '--stall-rate', '1', '--task-timeout', '90',
+                log_dir=tmp_path) as running:
+        base = running.base
+        assert httpx.post(f'{base}/start').json()['settings']['task_timeout'] == 90
+        stalled_seen, statuses = 0, []
+        with connect(base.replace('http', 'ws') + '/ws', open_timeout=10) as websocket:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                frame = json.loads(websocket.recv(timeout=5))
+                check_frame(frame)
+                stalled_seen += sum('stalled' in entry for entry in frame['individual'].values())
+                statuses.append(httpx.get(f'{base}/status').json())
+                if frame['completed'] + frame['failed'] == frame['total']:
+                    break
+        end = httpx.get(f'{base}/status').json()
+        timed_out = [int(key) for key, entry in end['individual'].items()
+                     if entry.get('error') == 'timed out after 90 s']
+        retried = httpx.post(f'{base}/tasks/{timed_out[0]}/retry')
+        cancelled = httpx.post(f'{base}/tasks/{timed_out[0]}/cancel')
+        after = httpx.get(f'{base}/status').json()
+    assert 'Traceback' not in running.log(), running.log()
+    assert stalled_seen > 0 and any(status['stalled'] for status in statuses)
+    for status in statuses:
+        flagged = [int(key) for key, entry in status['individual'].items() if 'stalled' in entry]
+        assert sorted(task['id'] for task in status['stalled_tasks']) == flagged and status['stalled'] == len(flagged)
+    assert end['state'] == 'completed' and end['failed'] == len(timed_out) > 0 and end['stalled_tasks'] == []
+    assert retried.status_code == 200 and retried.json()['attempt'] == 2
+    assert cancelled.status_code == 200 and cancelled.json()['status'] == 'cancelled'
+    assert after['individual'][str(timed_out[0])]['status'] == 'cancelled' and after['state'] == 'completed'
+    assert {key: entry for key, entry in after['individual'].items() if key != str(timed_out[0])} == {
+        key: entry for key, entry in end['individual'].items() if key != str(timed_out[0])}
 
 
 def rss_kb(pid: int) -> int:

@@ -69,6 +69,38 @@ async def test_a_bad_value_gets_the_same_message_from_the_cli_and_the_api_and_wo
     assert sim.run is None, 'nothing started'
 
 
+HANG_BAD = [  # the settings of issue #15, as the command line, a TASKDEMO_ variable and a JSON body give them
+    ('stall_rate', '1.5', 1.5, 'must be a number from 0 to 1, got 1.5'),
+    ('stall_rate', '-0.1', -0.1, 'must be a number from 0 to 1, got -0.1'),
+    ('stall_rate', 'often', 'often', "must be a number from 0 to 1, got 'often'"),
+    ('task_timeout', '0', 0, 'must be a number greater than 0 and at most 604,800, or none for no limit, got 0'),
+    ('task_timeout', '-90', -90, 'must be a number greater than 0 and at most 604,800, or none for no limit, got -90'),
+    ('task_timeout', '1e9', 1e9,
+     'must be a number greater than 0 and at most 604,800, or none for no limit, got 1e+09'),
+    ('task_timeout', 'soon', 'soon', "must be a number greater than 0 and at most 604,800, or none for no limit, got "
+                                     "'soon'"),
+]
+
+
+@pytest.mark.parametrize(('name', 'text', 'value', 'problem'), HANG_BAD)
+async def test_a_bad_stall_rate_or_time_limit_gets_one_message_from_flag_variable_and_body(sim, name, text, value,
+                                                                                         problem):
+    assert cli_problem(name, text) == problem
+    with pytest.raises(UsageError) as raised:
+        parse_args([], env={f'TASKDEMO_{name.upper()}': text})
+    assert str(raised.value) == f'TASKDEMO_{name.upper()} {problem}'
+    assert await api_problem(sim, name, value) == problem
+    assert sim.run is None, 'nothing started'
+
+
+@pytest.mark.parametrize(('text', 'value'), [('90', 90.0), ('0.5', 0.5), ('', None), ('none', None),
+                                             (' None ', None)])
+def test_a_time_limit_is_a_number_of_seconds_or_none_however_it_comes(text, value):
+    assert parse_args(['--task-timeout', text], env={}).run.task_timeout == value
+    assert parse_args([], env={'TASKDEMO_TASK_TIMEOUT': text}).run.task_timeout == value
+    assert RunSettings.from_mapping({'task_timeout': value}).task_timeout == value
+
+
 @pytest.mark.parametrize('name', RUN_RULES)
 def test_every_run_setting_is_a_flag_a_body_field_and_a_panel_field(name):
     flags = {action.dest for action in build_parser()._actions}

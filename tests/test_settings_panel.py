@@ -1,5 +1,6 @@
 """The settings panel: a dialog that shapes the next run, checks values in place with messages a person reads,
-shows the failure rate in percent, is filled (and opened) from a shared link, and says why Start waits.
+shows the failure and stall rates in percent and no time limit as an empty field, is filled (and opened) from a
+shared link, and says why Start waits.
 
 Most tests drive the panel on a page of its own (a Settings button, the panel, and the page's job of calling
 `update()` on every change of the run), so that they test the panel and nothing else; a few go through the board.
@@ -112,6 +113,14 @@ async def test_a_run_started_from_the_panel_takes_the_failure_rate_in_percent(pa
     ('seed', '-4', 'Seed must be a whole number from 0 to 9,223,372,036,854,775,807, or empty for a random one',
      'the seed'),
     ('concurrency', '-1', 'Tasks at once must be a whole number from 0 (no limit) to 10,000', 'the tasks at once'),
+    ('stall_rate', '101', 'Stall rate must be between 0 and 100 %', 'the stall rate'),
+    ('stall_rate', 'some', 'Stall rate must be between 0 and 100 %', 'the stall rate'),
+    ('task_timeout', '0', 'The time limit must be more than 0 s and at most 604,800 s (a week), or empty for none',
+     'the time limit'),
+    ('task_timeout', '-5', 'The time limit must be more than 0 s and at most 604,800 s (a week), or empty for none',
+     'the time limit'),
+    ('task_timeout', 'forever', 'The time limit must be more than 0 s and at most 604,800 s (a week), or empty for '
+                                'none', 'the time limit'),
     ('min_duration', '500', 'The shortest task must not be longer than the longest', 'the shortest task'),
     ('max_duration', '20', 'The longest task must not be shorter than the shortest', 'the longest task'),
 ])
@@ -225,9 +234,45 @@ async def test_a_shared_link_opens_the_panel_filled_and_the_panel_makes_links(pa
     panel_user.find('Share link').click()
     link = panel_user.find(marker='share-link').elements.pop().text
     assert link == ('/?tasks=200&failure_rate=0.07&min_duration=30&max_duration=120&speed=60&seed=9'
-                    '&concurrency=20')
+                    '&concurrency=20&stall_rate=0&task_timeout=none'), 'no time limit is said, not left out'
     panel_user.find('Start with these settings').click()
     assert sim.run.settings == RunSettings(tasks=200, failure_rate=0.07, speed=60, seed=9, concurrency=20)
+
+
+async def test_stalls_and_a_time_limit_travel_in_a_link_and_start_a_run_with_them(panel_user: User, sim):
+    await panel_user.open('/?tasks=200&stall_rate=0.1&task_timeout=90&seed=5')
+    assert is_open(panel_user)
+    assert field(panel_user, 'stall_rate').value == '10', 'a link keeps the fraction; the panel shows percent'
+    assert field(panel_user, 'task_timeout').value == '90'
+    panel_user.find('Share link').click()
+    link = panel_user.find(marker='share-link').elements.pop().text
+    assert link.endswith('&seed=5&concurrency=0&stall_rate=0.1&task_timeout=90'), link
+    panel_user.find('Start with these settings').click()
+    assert sim.run.settings == RunSettings(tasks=200, stall_rate=0.1, task_timeout=90, seed=5)
+    await panel_user.should_see('In force: 200 tasks, about 20 % fail, about 10 % hang, 30-120 s each at 1x, '
+                                'timed out after 90 s.')
+
+
+@pytest.mark.parametrize('sim', [{'task_timeout': 60, 'stall_rate': 0.25}], indirect=True)
+async def test_an_emptied_time_limit_means_none_and_a_link_says_none(panel_user: User, sim):
+    await panel_user.open('/')
+    assert field(panel_user, 'task_timeout').value == '60' and field(panel_user, 'stall_rate').value == '25'
+    field(panel_user, 'task_timeout').set_value('')
+    assert field(panel_user, 'task_timeout').error is None and start_button(panel_user).enabled
+    field(panel_user, 'stall_rate').set_value('2.5 %')
+    panel_user.find('Share link').click()
+    link = panel_user.find(marker='share-link').elements.pop().text
+    assert link.endswith('&stall_rate=0.025&task_timeout=none'), link
+    panel_user.find('Start with these settings').click()
+    assert sim.run.settings.task_timeout is None and sim.run.settings.stall_rate == 0.025
+
+
+@pytest.mark.parametrize('sim', [{'task_timeout': 60}], indirect=True)
+async def test_a_link_made_without_a_time_limit_opens_without_one_where_one_is_in_force(panel_user: User, sim):
+    await panel_user.open('/?task_timeout=none&stall_rate=0')
+    assert field(panel_user, 'task_timeout').value == 'none' and field(panel_user, 'task_timeout').error is None
+    panel_user.find('Start with these settings').click()
+    assert sim.run.settings.task_timeout is None
 
 
 async def test_a_bad_value_in_a_link_is_named_at_once(panel_user: User, sim):
@@ -256,6 +301,11 @@ async def test_the_board_opens_the_panel_from_a_link_and_updates_it_on_a_run(use
      'Next run: 1 task, none fail, 60 s each at 1,500x, at most 2,000 at once, random seed'),
     (RunSettings(tasks=10_000, failure_rate=1, min_duration=0.5, max_duration=7200),
      'Next run: 10,000 tasks, all fail, 0.5-7,200 s each at 1x, random seed'),
+    (RunSettings(tasks=200, stall_rate=0.1, task_timeout=90, concurrency=20, speed=10),
+     'Next run: 200 tasks, about 20 % fail, about 10 % hang, 30-120 s each at 10x, timed out after 90 s, '
+     'at most 20 at once, random seed'),
+    (RunSettings(stall_rate=1, task_timeout=0.5),
+     'Next run: 50 tasks, about 20 % fail, all hang, 30-120 s each at 1x, timed out after 0.5 s, random seed'),
 ])
 def test_the_next_run_in_plain_words(settings, line):
     assert next_run_line(settings) == line

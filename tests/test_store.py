@@ -18,7 +18,7 @@ from .helpers import finish
 
 def states(tasks) -> list[tuple]:
     return [(t.id, t.status, t.progress, t.duration, t.fail_at, t.started_s, t.finished_s, t.error, t.attempt,
-             t.earlier) for t in tasks]
+             t.stall_at, t.stall_for, t.stalled_from, t.stalled_until, t.stalled, t.earlier) for t in tasks]
 
 
 @pytest.fixture

@@ -85,3 +85,24 @@ def test_changes_frames_carry_running_tasks_as_runs_of_consecutive_ids(make_sim)
     finish(sim)
     frame = protocol.changes_frame(sim, {3})
     assert frame['running'] == [] and frame['individual'] == {'3': protocol.task_entry(sim.tasks[3])}
+
+
+async def test_changes_clients_see_a_stall_flagged_and_cleared_as_full_clients_do(make_sim):
+    sim = make_sim(tasks=6, stall_rate=1, failure_rate=0, min_duration=100, max_duration=100, seed=5)
+    broadcaster = Broadcaster(sim, interval=3600)
+    sim.start()
+    full, _ = broadcaster.subscribe('full')
+    changes, first = broadcaster.subscribe('changes')
+    seen = json.loads(first)['individual']
+    flagged_at_some_point: set[str] = set()
+    for _ in range(120):
+        sim.step(1)
+        broadcaster.broadcast()
+        protocol.apply_changes(seen, json.loads(changes.queue.get_nowait()))
+        whole = json.loads(full.queue.get_nowait())['individual']
+        assert seen == whole
+        flagged_at_some_point |= {key for key, entry in whole.items() if entry.get('stalled')}
+    assert len(flagged_at_some_point) == 6
+    assert [key for key, entry in seen.items() if entry.get('stalled')] == [str(i) for i in sorted(sim.stalled_ids)]
+    broadcaster.unsubscribe(full)
+    broadcaster.unsubscribe(changes)

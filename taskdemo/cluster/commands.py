@@ -34,6 +34,12 @@ class RedisCommands:
     async def retry(self, tasks: list[int] | None = None, error: str | None = None) -> dict[str, Any]:
         return await self._send('retry', {'tasks': tasks, 'error': error})
 
+    async def cancel_task(self, task_id: int) -> dict[str, Any]:
+        return await self._send('cancel_task', {'task': task_id})
+
+    async def retry_task(self, task_id: int) -> dict[str, Any]:
+        return await self._send('retry_task', {'task': task_id})
+
     async def _send(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         link = self.link
         if not link.up:

@@ -2,8 +2,8 @@
 snapshot, then change entries, each applied at exactly the engine's version), and its readers (the pages, the
 API, /ws) cannot tell it from the simulator that advances a run. `take_over` turns it into that simulator.
 
-These functions are the simulator's second writer, so they use its own bookkeeping (`_count`, `_emit`, the
-schedule); nothing else outside simulator.py does.
+These functions are the simulator's second writer, so they use its own bookkeeping (`_count`, `_flag_stalled`,
+`_emit`, the schedule); nothing else outside simulator.py does.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def adopt(sim: Simulator, snapshot: Snapshot) -> None:
     for task in sim.tasks:
         field = COUNT_FIELD[task.status]
         setattr(sim.counts, field, getattr(sim.counts, field) + 1)
+    sim._stalled = {task.id for task in sim.tasks if task.stalled}
     sim._due.clear()
     sim._waiting.clear()
     sim._log.clear()
@@ -51,7 +52,8 @@ def apply(sim: Simulator, entry: Entry) -> None:
         if not 0 <= task.id < len(tasks):
             raise Gap(f'task {task.id} of {len(tasks)}')
         old = tasks[task.id]
-        sim._count(old, task.status)  # moves the counters; the old record is then replaced
+        sim._count(old, task.status)  # moves the counters (and the next line the stalled set); the old record is
+        sim._flag_stalled(old, task.stalled)  # then replaced
         tasks[task.id] = task
         changed.append(task.id)
     for first, *percents in data['p']:

@@ -1,9 +1,9 @@
 """What travels through Redis: tasks, runs, change entries and snapshots, as compact JSON.
 
-A change entry is one simulator Change: the run's clock and state, every task whose status changed as a whole
-record, and the running tasks whose percent alone changed as runs of consecutive ids, `[first_id, percent,
-percent, ...]`, the encoding `/ws?mode=changes` uses (about four bytes a task). A snapshot is the whole state: the
-run, the settings in force, every task as a whole record, the version it is current to.
+A change entry is one simulator Change: the run's clock and state, every task whose status changed (or that has
+hung) as a whole record, and the running tasks whose percent alone changed as runs of consecutive ids, `[first_id,
+percent, percent, ...]`, the encoding `/ws?mode=changes` uses (about four bytes a task). A snapshot is the whole
+state: the run, the settings in force, every task as a whole record, the version it is current to.
 """
 from __future__ import annotations
 
@@ -22,17 +22,32 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(',', ':'))
 
 
+NO_HANG = (None, None, None, None, False)  # the hang of a task that has none: stall_at ... stalled
+
+
 def task_record(task: Task) -> list:
+    """A task as one list: its fields, its earlier attempts (at index 9), then its hang (`hang_of`) if one is
+    planned. A task without one has no hang's times or flag either: its record is as short as before hangs."""
     earlier = [[a.number, a.duration, a.progress, a.started_s, a.finished_s, a.error] for a in task.earlier]
-    return [task.id, STATUS_CODE[task.status], task.progress, task.duration, task.fail_at, task.started_s,
-            task.finished_s, task.error, task.attempt, earlier]
+    record = [task.id, STATUS_CODE[task.status], task.progress, task.duration, task.fail_at, task.started_s,
+              task.finished_s, task.error, task.attempt, earlier]
+    if task.stall_at is not None:
+        record += hang_of(task)
+    return record
 
 
 def task_of(record: list) -> Task:
-    (task_id, status, progress, duration, fail_at, started_s, finished_s, error, attempt, earlier) = record
+    """The task of a `task_record`; a record without a hang has none."""
+    (task_id, status, progress, duration, fail_at, started_s, finished_s, error, attempt, earlier, *hang) = record
+    stall_at, stall_for, stalled_from, stalled_until, stalled = hang or NO_HANG
     return Task(id=task_id, status=STATUSES[status], progress=progress, duration=duration, fail_at=fail_at,
-                started_s=started_s, finished_s=finished_s, error=error, attempt=attempt,
+                started_s=started_s, finished_s=finished_s, error=error, attempt=attempt, stall_at=stall_at,
+                stall_for=stall_for, stalled_from=stalled_from, stalled_until=stalled_until, stalled=stalled,
                 earlier=[Attempt(*values) for values in earlier])
+
+
+def hang_of(task: Task) -> list:
+    return [task.stall_at, task.stall_for, task.stalled_from, task.stalled_until, task.stalled]
 
 
 def tasks_text(tasks: list[Task]) -> str:
@@ -48,20 +63,26 @@ def tasks_text(tasks: list[Task]) -> str:
         'error': {task.id: task.error for task in tasks if task.error is not None},
         'attempt': {task.id: task.attempt for task in tasks if task.attempt != 1},
         'earlier': {task.id: task_record(task)[9] for task in tasks if task.earlier},
+        # as in task_record: only a task with a planned hang has one
+        'hang': {task.id: hang_of(task) for task in tasks if task.stall_at is not None},
     })
 
 
 def tasks_of(text: str) -> list[Task]:
     columns = json.loads(text)
     errors, attempts, earlier = columns['error'], columns['attempt'], columns['earlier']
+    hangs = columns.get('hang', {})  # a snapshot of the taskdemo before hangs has none
     tasks = []
     for i, (status, progress, duration, fail_at, started, finished) in enumerate(zip(
             columns['status'], columns['progress'], columns['duration'], columns['fail_at'], columns['started'],
             columns['finished'], strict=True)):
         key = str(i)
+        stall_at, stall_for, stalled_from, stalled_until, stalled = hangs.get(key, NO_HANG)
         tasks.append(Task(id=i, status=STATUSES[int(status)], progress=progress, duration=duration, fail_at=fail_at,
                           started_s=started, finished_s=finished, error=errors.get(key),
-                          attempt=attempts.get(key, 1), earlier=[Attempt(*values) for values in earlier.get(key, ())]))
+                          attempt=attempts.get(key, 1), stall_at=stall_at, stall_for=stall_for,
+                          stalled_from=stalled_from, stalled_until=stalled_until, stalled=stalled,
+                          earlier=[Attempt(*values) for values in earlier.get(key, ())]))
     return tasks
 
 
@@ -113,7 +134,8 @@ def change_data(tasks: list[Task], run: Run | None, change: Change) -> dict[str,
     previous = -2
     for i in sorted(change.tasks):
         task = tasks[i]
-        if i in change.transitions or task.status != TaskStatus.RUNNING:
+        # a task that has hung goes whole: its flag and its hang's times may have moved with its percent, or alone
+        if i in change.transitions or task.status != TaskStatus.RUNNING or task.stalled_from is not None:
             whole.append(task_record(task))
             continue
         if i != previous + 1:

@@ -1,5 +1,6 @@
-"""`POST /start`, `/reset`, `/cancel`, `/resume` and `/retry`: each hands its command to the app's `Commands`
-(control.py holds the rules and the answers) and turns a refusal into its HTTP answer.
+"""`POST /start`, `/reset`, `/cancel`, `/resume` and `/retry` for the run, `POST /tasks/{task_id}/cancel` and
+`/tasks/{task_id}/retry` for one of its tasks: each hands its command to the app's `Commands` (control.py holds the
+rules and the answers) and turns a refusal into its HTTP answer.
 
 Every route is `async def` on purpose: FastAPI runs a plain `def` route in a thread pool, and the run must only
 ever be touched from the event loop.
@@ -10,12 +11,23 @@ import math
 from collections.abc import Awaitable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path
 
 from ..access import token_matches
 from ..control import ControlError
 from ..services import CommandsDep, SettingsDep
-from .models import BODY_ERRORS, CONTROL_ERRORS, Message, Problem, RetryBody, RetryReply, StartBody, StartReply
+from ..settings import MAX_TASKS
+from .models import (
+    BODY_ERRORS,
+    CONTROL_ERRORS,
+    Message,
+    Problem,
+    RetryBody,
+    RetryReply,
+    StartBody,
+    StartReply,
+    TaskReply,
+)
 
 router = APIRouter()
 
@@ -73,6 +85,31 @@ async def retry(commands: CommandsDep, body: Annotated[RetryBody | None, Body()]
     """Run failed tasks of the finished run again, in place, as their next attempt: all of them, those with
     the given ids, or those that failed with the given error message."""
     return await _answer(commands.retry(body.tasks if body else None, body.error if body else None))
+
+
+# a run has at most MAX_TASKS tasks: a larger id is refused by FastAPI's validation, before the command
+TaskId = Annotated[int, Path(ge=0, lt=MAX_TASKS, description='the task\'s id, as in `individual` of /status')]
+
+
+@router.post('/tasks/{task_id}/cancel', response_model=TaskReply, dependencies=CONTROL, tags=['control'],
+             responses={**CONTROL_ERRORS,
+                        409: {'model': Problem, 'description': 'no run is active, or the task has already finished'},
+                        422: {'model': Problem, 'description': 'the run has no task with this id'}})
+async def cancel_task(commands: CommandsDep, task_id: TaskId) -> dict[str, Any]:
+    """End one running (or waiting) task of the active run as cancelled; the other tasks and the run go on."""
+    return await _answer(commands.cancel_task(task_id))
+
+
+@router.post('/tasks/{task_id}/retry', response_model=TaskReply, dependencies=CONTROL, tags=['control'],
+             responses={**CONTROL_ERRORS,
+                        409: {'model': Problem, 'description': 'there is no run, or it was interrupted (resume it '
+                                                               'first)'},
+                        422: {'model': Problem, 'description': 'the run has no task with this id, or the task '
+                                                               'neither failed (nor timed out) nor was cancelled'}})
+async def retry_task(commands: CommandsDep, task_id: TaskId) -> dict[str, Any]:
+    """Run one failed, timed-out or cancelled task again as its next attempt, while its run goes on or after it
+    has finished (the run is then running again until that task ends)."""
+    return await _answer(commands.retry_task(task_id))
 
 
 async def _answer(command: Awaitable[dict[str, Any]]) -> dict[str, Any]:

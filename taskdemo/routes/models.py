@@ -35,6 +35,9 @@ class RetryBody(BaseModel):
     error: str | None = Field(None, max_length=1000, description='the error message of a failure group')
 
 
+TaskState = Literal['pending', 'in_progress', 'completed', 'failed', 'cancelled', 'interrupted']
+
+
 class Message(BaseModel):
     message: str
 
@@ -42,6 +45,16 @@ class Message(BaseModel):
 class RetryReply(Message):
     run_id: int
     tasks: list[int]
+
+
+class TaskReply(Message):
+    """What `POST /tasks/{task_id}/cancel` and `/retry` did to the one task."""
+
+    run_id: int
+    task: int = Field(description='the task\'s id')
+    status: TaskState = Field(description='its state now: cancelled; or, retried, waiting for a slot (pending) or '
+                                          'running again (in_progress)')
+    attempt: int = Field(description='its attempt number: 1 for its first run, one more with every retry')
 
 
 class StartReply(Message):
@@ -55,9 +68,17 @@ class Problem(BaseModel):
 
 
 class TaskEntry(BaseModel):
-    status: Literal['pending', 'in_progress', 'completed', 'failed', 'cancelled', 'interrupted']
+    status: TaskState
     progress: int
     error: str | None = None
+    stalled: Literal[True] | None = Field(
+        None, description='present, and true, only while the task runs but has not moved for longer than its stall '
+                          'limit (max(5 s, 3 of its usual intervals between steps), simulated)')
+
+
+class StalledTask(BaseModel):
+    id: int
+    stalled_s: float = Field(description='simulated seconds since it stopped moving')
 
 
 class StatusReply(BaseModel):
@@ -81,6 +102,8 @@ class StatusReply(BaseModel):
     attempts: dict[str, int] = Field(description='attempt number of every task beyond its first; missing = 1')
     error_groups: list[dict[str, Any]] = Field(
         description='failed tasks by error message, largest first: `{"error", "count", "tasks"}`')
+    stalled: int = Field(description='running tasks that are stalled now')
+    stalled_tasks: list[StalledTask] = Field(description='the stalled tasks, the one stalled longest first')
     streams: int = Field(description='`/ws` clients listening now')
     version: int = Field(description='the state\'s version, one more with every change: in a cluster, processes at '
                                      'the same version show the same state')

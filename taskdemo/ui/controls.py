@@ -77,7 +77,7 @@ class RunControls:
         reply = await self._command(self._commands.retry(error=error), 'Nothing retried')
         if reply is not None:
             count = len(reply['tasks'])
-            ui.notify(f'Retrying {count} failed task{"s" if count != 1 else ""}', color='primary')
+            self._notify(f'Retrying {count} failed task{"s" if count != 1 else ""}', color='primary')
 
     @eager
     async def cancel(self) -> None:
@@ -95,8 +95,14 @@ class RunControls:
             return await command
         except ControlError as error:
             if not (quiet_conflict and error.status == 409):
-                ui.notify(f'{refused}: {error.detail}', type='warning')
+                self._notify(f'{refused}: {error.detail}', type='warning')
             return None
+
+    def _notify(self, message: str, **options: Any) -> None:
+        """A notification from this page's controls. Not in the context of the button clicked: a command redraws
+        the summary, and "Retry these" is gone with it by the time its reply is told."""
+        with self.row:
+            ui.notify(message, **options)
 
     def unlock(self) -> None:
         assert self._token is not None

@@ -1,19 +1,24 @@
 """A task's details, opened by a click on its card (or Enter on a focused card): state, attempts, start and end
-times, duration, the progress history of each attempt, and errors. It follows the task live while open.
+times, duration, the progress history of each attempt, errors, and a stall (how long it has made no progress). It
+follows the task live while open, and offers to cancel or retry it (task_actions.py) when the page has commands.
 
 Times are seconds since the run started, as on the timeline ("at 12.4 s"), with the clock time below them."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from nicegui import ui
 
 from .. import insight
+from ..control import Commands
 from ..model import Attempt, Task, TaskStatus
 from ..view import RunView
 from .dialogs import dialog_heading
 from .states import ICONS, WORDS
 from .summary import format_duration
+from .task_actions import TaskActions
+from .timeline_stalls import stall_words
 
 
 def clock_time(run_started_at: float, offset_s: float | None) -> str:
@@ -41,7 +46,10 @@ def attempt_rows(sim: RunView, task: Task) -> list[dict[str, str]]:
         ongoing = attempt is current and not task.status.finished
         end_s = attempt.finished_s if attempt.finished_s is not None else (now_s if ongoing else None)
         took = None if attempt.started_s is None or end_s is None else end_s - attempt.started_s
-        outcome = (WORDS[task.status] if attempt is current else 'Failed') + (
+        # an earlier attempt failed (it has its error) or was cancelled: both can be retried
+        earlier = 'Failed' if attempt.error else WORDS[TaskStatus.CANCELLED]
+        now_word = WORDS[task.status] + (', stalled' if task.stalled else '')
+        outcome = (now_word if attempt is current else earlier) + (
             f': {attempt.error}' if attempt.error else '')
         rows.append({
             'attempt': f'{attempt.number:,}',
@@ -73,25 +81,31 @@ MOMENT = r'''
 
 
 class TaskDetails:
-    """One dialog per page; `open(task_id)` shows a task and keeps it current until closed."""
+    """One dialog per page; `open(task_id)` shows a task and keeps it current until closed. With `commands`, it has
+    the task's Cancel and Retry (enabled while `may_control()`: the page has the control token, or needs none)."""
 
-    def __init__(self, sim: RunView) -> None:
+    def __init__(self, sim: RunView, commands: Commands | None = None, *,
+                 may_control: Callable[[], bool] = lambda: True) -> None:
         self._sim = sim
         self.task_id: int | None = None
         with ui.dialog() as self._dialog, ui.card().classes('w-full max-w-2xl').mark('details'):
             self._heading = dialog_heading(self._dialog, close_mark='details-close').mark('details-heading')
             self._facts = ui.label().classes('text-sm whitespace-pre-line').mark('details-facts')
+            self._actions = TaskActions(sim, commands, may_control=may_control) if commands is not None else None
             ui.label('Progress history, one row per attempt').classes('text-sm font-semibold')
             self._history = ui.table(columns=COLUMNS, rows=[], row_key='attempt').props('dense flat wrap-cells') \
                 .classes('w-full').mark('details-history')
             for name in ('started', 'ended'):
                 self._history.add_slot(f'body-cell-{name}', MOMENT)
         self._dialog.on('hide', self._forget)
+        # a task that stands still changes nothing, so no change says how long it has: look once a second, while open
+        self._timer = ui.timer(1.0, self._tick, active=False)
 
     def open(self, task_id: int) -> None:
         self.task_id = task_id
         self.update()
         self._dialog.open()
+        self._timer.activate()
 
     def follow(self, changed: frozenset[int], structure: bool) -> None:
         """Called on every simulator change: refresh if the task shown changed, or runs (its time goes on)."""
@@ -100,6 +114,12 @@ class TaskDetails:
         if structure and self.task_id >= self._sim.total:
             self._dialog.close()
         elif structure or self.task_id in changed or self._sim.tasks[self.task_id].status == TaskStatus.RUNNING:
+            self.update()
+        elif self._actions is not None:  # the run may have ended (or been interrupted) while the task did not change
+            self._actions.show(self._sim.tasks[self.task_id])
+
+    def _tick(self) -> None:
+        if self.task_id is not None and self._sim.tasks[self.task_id].status == TaskStatus.RUNNING:
             self.update()
 
     def update(self) -> None:
@@ -110,13 +130,23 @@ class TaskDetails:
         self._heading.text = f'{ICONS[task.status]} Task {task.id:,}: {WORDS[task.status]}'
         facts = [f'Attempt {task.attempt:,}' + (f' (retried {task.attempt - 1:,}×)' if task.attempt > 1 else ''),
                  f'Progress {task.progress}%']
-        if task.status == TaskStatus.RUNNING and sim.run is not None:
-            remaining = insight.task_remaining_s(task, sim.run.elapsed_s)
-            facts.append('ETA estimating' if remaining is None else f'ETA {format_duration(remaining)}')
+        run = sim.run
+        stall = stall_words(task, run.elapsed_s, run.settings.speed) if run is not None else None
+        if task.status == TaskStatus.RUNNING and run is not None:
+            remaining = insight.task_remaining_s(task, run.elapsed_s)
+            facts.append('ETA unknown while it is stalled' if task.stalled else
+                         'ETA estimating' if remaining is None else f'ETA {format_duration(remaining)}')
+        if stall:
+            facts.append(f'⚠ {stall}' if task.stalled else stall)
         if task.error:
             facts.append(f'Error: {task.error}')
         self._facts.text = '\n'.join(facts)
         self._history.rows = attempt_rows(sim, task)
+        if self._actions is not None:
+            self._actions.show(task)
 
     def _forget(self) -> None:
         self.task_id = None
+        self._timer.deactivate()
+        if self._actions is not None:
+            self._actions.close()

@@ -1,6 +1,9 @@
-"""Filter the grid by state, with live counts: All, Running, Completed, Failed (and Cancelled, Interrupted and
-Pending when there are any). A chip that was shown during a run stays until the run ends, even at 0, so that the
-row does not jump; a filter that matches nothing says so where the cards would be."""
+"""Filter the grid by state, with live counts: All, Running, Completed, Failed (and Stalled, Cancelled, Interrupted
+and Pending when there are any). A chip that was shown during a run stays until the run ends, even at 0, so that
+the row does not jump; a filter that matches nothing says so where the cards would be.
+
+Stalled is a flag of running tasks, not a state: its chip, after Running, shows the stalled tasks (the grid knows
+them by a code no state has), with the count the pages' model has of them (`RunModel.stalled`)."""
 from __future__ import annotations
 
 from nicegui import events, ui
@@ -8,17 +11,22 @@ from nicegui import events, ui
 from ..model import COUNT_FIELD, TaskStatus
 from ..view import RunView
 from .grid import TaskGrid
-from .states import CODES, WORDS
+from .run_model import RunModel
+from .states import CODES, STALLED_CODE, STALLED_WORD, WORDS
 
 ALWAYS = (TaskStatus.RUNNING, TaskStatus.COMPLETED, TaskStatus.FAILED)
 WHEN_PRESENT = (TaskStatus.PENDING, TaskStatus.CANCELLED, TaskStatus.INTERRUPTED)
+STALLED = 'stalled'  # the Stalled chip's value
+ORDER = (TaskStatus.RUNNING.value, STALLED, *(status.value for status in ALWAYS[1:] + WHEN_PRESENT))  # the chips
+SHOWN_ALWAYS = {status.value for status in ALWAYS}
 
 
 class FilterChips:
-    def __init__(self, sim: RunView, grid: TaskGrid) -> None:
+    def __init__(self, sim: RunView, grid: TaskGrid, model: RunModel) -> None:
         self._sim = sim
         self._grid = grid
-        self._kept: set[TaskStatus] = set()  # chips shown since before the run started: they stay until it ends
+        self._model = model
+        self._kept: set[str] = set()  # chips shown since before the run started: they stay until it ends
         self._was_active = sim.active
         self._options = self._current_options('all')
         self._toggle = ui.toggle(self._options, value='all', on_change=self._choose) \
@@ -34,25 +42,33 @@ class FilterChips:
         self._say_if_empty()
 
     def _current_options(self, chosen: str | None) -> dict[str, str]:
-        counts = self._sim.counts
         options = {'all': f'All {self._sim.total:,}'}
         if self._was_active and not self._sim.active:
             self._kept.clear()  # the run ended: chips at 0 may go
         self._was_active = self._sim.active
-        for status in ALWAYS + WHEN_PRESENT:
-            count = getattr(counts, COUNT_FIELD[status])
-            if status in ALWAYS or count or chosen == status.value or status in self._kept:
-                options[status.value] = f'{WORDS[status]} {count:,}'
-                self._kept.add(status)
+        for value in ORDER:
+            count = self._count(value)
+            if value in SHOWN_ALWAYS or count or chosen == value or value in self._kept:
+                options[value] = f'{_word(value)} {count:,}'
+                self._kept.add(value)
         return options
 
     def _choose(self, event: events.ValueChangeEventArguments) -> None:
-        self._grid.show_only([] if event.value in {None, 'all'} else [CODES[TaskStatus(event.value)]])
+        value = event.value
+        self._grid.show_only([] if value in {None, 'all'} else
+                             [STALLED_CODE] if value == STALLED else [CODES[TaskStatus(value)]])
         self._say_if_empty()
 
     def _say_if_empty(self) -> None:
         chosen = self._toggle.value
-        empty = chosen not in {None, 'all'} and getattr(self._sim.counts, COUNT_FIELD[TaskStatus(chosen)]) == 0
+        empty = chosen not in {None, 'all'} and self._count(chosen) == 0
         self._empty.visible = empty
         if empty:
-            self._empty.text = f'No {WORDS[TaskStatus(chosen)].lower()} tasks'
+            self._empty.text = f'No {_word(chosen).lower()} tasks'
+
+    def _count(self, value: str) -> int:
+        return self._model.stalled if value == STALLED else getattr(self._sim.counts, COUNT_FIELD[TaskStatus(value)])
+
+
+def _word(value: str) -> str:
+    return STALLED_WORD if value == STALLED else WORDS[TaskStatus(value)]

@@ -7,8 +7,9 @@ from nicegui import events, ui
 
 from ..model import Change
 from ..view import RunView
+from .fanout import Stalls
 from .grid_wire import batch, range_batch, snapshot
-from .states import STATE_TABLE
+from .states import STALLED_BADGE, STATE_TABLE
 
 DRAW_ALL_UP_TO = 500  # as in task_grid.js: up to this many tasks every card is in the page
 SMALL_GRID_MAX = 50  # up to this many tasks: 5 columns on narrow screens, 10 from 768 px
@@ -22,6 +23,7 @@ class TaskGrid(ui.element, component='task_grid.js', dependencies=['grid_keys.js
         self.filter: list[int] = []  # state codes this page shows; empty: all
         self.shown: range | set[int] = range(0)  # the tasks the browser has on screen, as it last told us
         self._props['states'] = STATE_TABLE
+        self._props['stall'] = STALLED_BADGE
         self.on('range', self._handle_range)
         self.on('open', self._handle_open)
         self.rebuild()
@@ -34,14 +36,16 @@ class TaskGrid(ui.element, component='task_grid.js', dependencies=['grid_keys.js
         self._props['small'] = total <= SMALL_GRID_MAX
         self.update()
 
-    def apply(self, change: Change) -> None:
+    def apply(self, change: Change, stalls: Stalls | None = None) -> None:
+        """Send what this change changed in the tasks on screen, and every status and stall change."""
         if change.structure:
             self.rebuild()
-        elif (data := batch(self._sim, change, self.shown)) is not None:
+        elif (data := batch(self._sim, change, self.shown, stalls)) is not None:
             self.run_method('apply', data)
 
     def show_only(self, codes: list[int]) -> None:
-        """Show only the tasks in these states (state codes); an empty list shows all."""
+        """Show only the tasks in these states (state codes, `STALLED_CODE` for the stalled tasks); an empty list
+        shows all."""
         self.filter = codes
         self.run_method('showOnly', codes)
 

@@ -1,5 +1,7 @@
-// What a card says (its face, its accessible name, its tooltip), mixed into task_grid.js.
+// What a card says (its face, its accessible name, its tooltip), mixed into task_grid.js. A stalled running task
+// keeps its state and percent, and says "Stalled" with an hourglass in place of "Running" (words, not colour alone).
 export const RUNNING = 'in_progress';
+const TIMED_OUT = /^timed out after \S+ s$/; // model.timeout_message: its card says "Timed out" for "Failed"
 
 export const cards = {
   methods: {
@@ -12,8 +14,12 @@ export const cards = {
       const ended = this.ended[i];
       const done = !Number.isNaN(ended) && ended !== undefined;
       const ran = !Number.isNaN(started) && started !== undefined;
+      const since = name === RUNNING && this.stalls.has(i) ? this.stalls.get(i) : null;
       return {
         name, word, icon, done,
+        stalled: since !== null,
+        timedOut: name === 'failed' && TIMED_OUT.test(this.errors[i] || ''),
+        still: since !== null && since >= 0 ? Math.max(0, this.elapsed - since) : null, // seconds without moving
         known: this.percentKnown(i, name),
         progress: this.progress[i],
         seconds: ran ? Math.max(0, (done ? ended : this.elapsed) - started) : null,
@@ -22,7 +28,8 @@ export const cards = {
       };
     },
     cardClass(i) {
-      return 'task-card task-' + this.state(i)[0];
+      const name = this.state(i)[0];
+      return 'task-card task-' + name + (name === RUNNING && this.stalls.has(i) ? ' task-stalled' : '');
     },
     cardHtml(i) {
       const f = this.facts(i);
@@ -31,19 +38,24 @@ export const cards = {
       if (f.name === RUNNING || f.name === 'interrupted') {
         detail = f.known ? `${f.progress}%` : '…%';
         bar = `<span class="task-bar">${f.known ? `<span style="width:${f.progress}%"></span>` : ''}</span>`;
+      } else if (f.name === 'failed' && f.timedOut) {
+        detail = `at ${f.progress}%`;
       } else if (f.name === 'failed') {
         detail = `at ${f.progress}% · ${escapeHtml(shortError(f.error))}`;
       } else if (f.name === 'completed' && f.seconds !== null) {
         detail = duration(f.seconds);
       }
       const attempt = f.attempt > 1 ? `<span class="task-attempt">↻${f.attempt}</span>` : '';
+      const state = f.stalled
+        ? `<span class="task-state task-stall" data-icon="${this.stall[1]}">${this.stall[0]}</span>` // icon: grid.css
+        : `<span class="task-state">${f.timedOut ? 'Timed out' : f.word}</span>`;
       return `<span class="task-head" aria-hidden="true"><span class="task-num">#${i}</span>${attempt}` +
-        `<span class="task-icon">${f.icon}</span></span>` +
-        `<span class="task-state">${f.word}</span><span class="task-pct">${detail}</span>${bar}`;
+        `<span class="task-icon">${f.icon}</span></span>${state}<span class="task-pct">${detail}</span>${bar}`;
     },
     label(i) { // the card's accessible name: what its face and the tooltip's first line say, in words
       const f = this.facts(i);
       const parts = [`Task ${i}: ${f.word}`, f.known ? `${f.progress}%` : 'percent updating'];
+      if (f.stalled) parts.push(stalledWords(f.still));
       if (f.attempt > 1) parts.push(`attempt ${f.attempt}`);
       if (f.done && f.seconds !== null) parts.push(`took ${duration(f.seconds)}`);
       if (f.error) parts.push(f.error);
@@ -52,9 +64,11 @@ export const cards = {
     tipLines(i) {
       const f = this.facts(i);
       const head = [`Task ${i}: ${f.word}`, f.known ? `${f.progress}%` : 'percent updating'];
+      if (f.stalled) head.push(stalledWords(f.still));
       if (f.attempt > 1) head.push(`attempt ${f.attempt}`);
       const lines = [head.join(' · ')];
       if (f.seconds !== null && f.done) lines.push(`took ${duration(f.seconds)}`);
+      else if (f.seconds !== null && f.stalled) lines.push(`${duration(f.seconds)} so far · no ETA while it hangs`);
       else if (f.seconds !== null && f.name === RUNNING) {
         // the same estimate as the run's ETA (insight.py): this task's own rate so far
         const eta = f.known && f.progress >= 1 && f.seconds > 0
@@ -71,6 +85,10 @@ function duration(seconds) {
   if (seconds < 60) return `${seconds.toFixed(1)} s`;
   const whole = Math.round(seconds);
   return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+}
+
+function stalledWords(still) { // "stalled: no progress for 12.0 s"
+  return still === null ? 'stalled' : `stalled: no progress for ${duration(still)}`;
 }
 
 function shortError(error) { // fits a 6.5rem card (clipped with an ellipsis there); the tooltip has it whole

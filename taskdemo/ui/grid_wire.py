@@ -1,7 +1,9 @@
 """What the grid sends to a browser, kept small: a snapshot for a new run, then per tick only the changes.
 
 Status changes (rare: a task starts, ends) go to every browser; percent changes (frequent: 10,000 tasks make
-about 13,000 a second at speed 1) go only for the tasks the browser has on screen.
+about 13,000 a second at speed 1) go only for the tasks the browser has on screen. A task's stalled flag is rare
+too, and the Stalled filter needs it for every task: it goes to every browser, as the ids that began or stopped
+being stalled in the tick (worked out once for all pages, ui/fanout.py), so the percent path carries nothing more.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 from ..model import Change, Task
 from ..view import RunView
+from .fanout import Stalls
 from .states import CODES
 
 PROGRESS_BITS = 7  # a percent fits in 7 bits: a change is packed as (task id << 7) | percent
@@ -29,21 +32,30 @@ def snapshot(sim: RunView) -> dict[str, Any]:
         'ended': _b64(array('f', (nan if t.finished_s is None else t.finished_s for t in tasks)).tobytes()),
         'errors': {str(task.id): task.error for task in tasks if task.error},
         'attempts': {str(task.id): _attempts(task) for task in tasks if task.earlier},
+        'stalled': _stalled(sim, sim.stalled_ids),
         'elapsed': _elapsed(sim),
     }
 
 
-def batch(sim: RunView, change: Change, shown: Container[int]) -> dict[str, Any] | None:
-    """One tick's changes for a browser that shows the tasks in `shown`; None when it needs nothing."""
+def batch(sim: RunView, change: Change, shown: Container[int], stalls: Stalls | None = None) -> dict[str, Any] | None:
+    """One tick's changes for a browser that shows the tasks in `shown`; None when it needs nothing. `stalls`: the
+    tasks that began or stopped being stalled with this change (`st`: [id, real seconds since the run started when it
+    stopped moving], `un`: ids), keys only present when there are any."""
     progress = [_pack(sim.tasks[i]) for i in change.tasks - change.transitions if i in shown]
     transitions = [_transition(sim.tasks[i]) for i in sorted(change.transitions)]
-    if not progress and not transitions:
+    stalled = stalls is not None and stalls.moved
+    if not progress and not transitions and not stalled:
         return None
     moved = [sim.tasks[i] for i in change.transitions]
     # a retried task's error goes away (None); only retried tasks have earlier attempts
     errors = {str(task.id): task.error for task in moved if task.error or task.earlier}
     attempts = {str(task.id): _attempts(task) for task in moved if task.earlier}
-    return {'e': _elapsed(sim), 'p': progress, 's': transitions, 'err': errors, 'att': attempts}
+    data = {'e': _elapsed(sim), 'p': progress, 's': transitions, 'err': errors, 'att': attempts}
+    if stalled:
+        assert stalls is not None
+        data['st'] = _stalled(sim, stalls.began)
+        data['un'] = sorted(stalls.ended)
+    return data
 
 
 def range_batch(sim: RunView, shown: Iterable[int]) -> dict[str, Any]:
@@ -54,6 +66,15 @@ def range_batch(sim: RunView, shown: Iterable[int]) -> dict[str, Any]:
 def _attempts(task: Task) -> list[Any]:
     """[attempt number, what each earlier attempt came to] for a retried task's card and tooltip."""
     return [task.attempt, [f'attempt {a.number} failed at {a.progress}%: {a.error or "failed"}' for a in task.earlier]]
+
+
+def _stalled(sim: RunView, ids: Iterable[int]) -> list[list[float]]:
+    """[id, when it stopped moving] for each of these stalled tasks, in order of id."""
+    return [[i, _since(sim.tasks[i].stalled_from)] for i in sorted(ids)]
+
+
+def _since(seconds: float | None) -> float:
+    return -1 if seconds is None else round(seconds, 3)
 
 
 def _pack(task: Task) -> int:

@@ -1,5 +1,5 @@
-"""The history panel: past runs with their settings, counts and duration; open one to see its final grid, or
-download it as JSON or CSV."""
+"""The history panel: past runs with their settings, counts and duration; open one to see how many of its tasks
+timed out or stalled, its final grid and its timeline (stalls hatched), or download it as JSON or CSV."""
 from __future__ import annotations
 
 import time
@@ -8,10 +8,13 @@ from types import SimpleNamespace
 from nicegui import events, ui
 
 from ..history import History
+from ..model import Task, timeout_message
 from ..store import RunRow
 from .dialogs import dialog_heading
 from .grid import TaskGrid
 from .summary import counts_words, format_duration
+from .timeline import past_timeline
+from .timeline_stalls import stall_span
 
 NARROW = 'gt-xs'  # Quasar: shown from 600 px up; a phone gets the run, its state, success and the actions only
 COLUMNS = [
@@ -60,11 +63,16 @@ def table_row(row: RunRow) -> dict:
 
 
 def settings_text(settings: dict, seed: int) -> str:
-    """1,000 tasks, 20 % failing, 30-120 s, ×1, seed 7 (and "10 at a time" when the run had a limit)."""
+    """1,000 tasks, 20 % failing, 30-120 s, ×1, seed 7 (and "10 at a time", "10 % hanging", "time limit 90 s" when
+    the run had them)."""
     text = (f"{settings['tasks']:,} tasks, {100 * settings['failure_rate']:g} % failing, "
             f"{settings['min_duration']:,g}-{settings['max_duration']:,g} s, ×{settings['speed']:g}")
     if settings.get('concurrency'):
         text += f", {settings['concurrency']:,} at a time"
+    if settings.get('stall_rate'):
+        text += f", {100 * settings['stall_rate']:g} % hanging"
+    if settings.get('task_timeout'):
+        text += f", time limit {settings['task_timeout']:,g} s"
     return f'{text}, seed {seed}'
 
 
@@ -73,6 +81,24 @@ def outcome_text(row: RunRow) -> str:
     word, joint = state_words(row.state)
     counted = counts_words(row.completed, row.failed, row.cancelled)
     return f'{word} {joint} {format_duration(run_seconds(row))}: {counted}'
+
+
+def stall_counts(row: RunRow, tasks: list[Task]) -> tuple[int, int]:
+    """How many of the run's tasks timed out (their last attempt failed with the run's time limit), and how many
+    stalled (their last attempt stood still long enough to count; an earlier attempt keeps no record of a hang)."""
+    limit = row.settings.get('task_timeout')
+    timed_out = sum(task.error == timeout_message(limit) for task in tasks) if limit else 0
+    end, speed = run_seconds(row), row.settings.get('speed', 1.0)
+    stalled = sum(task.stalled_from is not None and stall_span(task, end, speed) is not None for task in tasks)
+    return timed_out, stalled
+
+
+def stall_text(row: RunRow, tasks: list[Task]) -> str:
+    """'3 timed out, 5 stalled' for a run that had a time limit or hangs (or either happened); '' otherwise."""
+    timed_out, stalled = stall_counts(row, tasks)
+    if not (timed_out or stalled or row.settings.get('task_timeout') or row.settings.get('stall_rate')):
+        return ''
+    return f'{timed_out:,} timed out, {stalled:,} stalled'
 
 
 def state_words(state: str) -> tuple[str, str]:
@@ -107,11 +133,17 @@ class HistoryPanel:
         if row is None:
             ui.notify(f'Run {run_id} is no longer in the history.', type='warning')
             return
-        stored = SimpleNamespace(tasks=tasks, run=SimpleNamespace(elapsed_s=row.elapsed_s), total=len(tasks), version=0)
+        stored = SimpleNamespace(tasks=tasks, run=SimpleNamespace(elapsed_s=row.elapsed_s), total=len(tasks),
+                                 version=0, stalled_ids=frozenset())  # a finished run: nothing runs, nothing stalls
         with ui.dialog() as dialog, ui.card().classes('w-full max-w-screen-lg').mark('run-dialog'):
             dialog_heading(dialog, f'Run {row.id:,}', close_mark='run-close').mark('run-heading')
             ui.label(outcome_text(row)).classes('text-base').mark('run-outcome')
+            if stalls := stall_text(row, tasks):
+                ui.label(stalls).classes('text-base').mark('run-stalls')
             ui.label(settings_text(row.settings, row.seed)).classes('text-sm').mark('run-settings')
             TaskGrid(stored).mark('stored-grid')  # read-only: nothing ever sends it changes
+            ui.label('Timeline: one bar per attempt; a striped part: the task stood still (stalled).') \
+                .classes('text-sm font-semibold')
+            past_timeline(tasks, run_seconds(row), row.settings.get('speed', 1.0)).mark('run-timeline')
         dialog.on('hide', dialog.delete)
         dialog.open()

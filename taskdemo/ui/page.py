@@ -51,6 +51,7 @@ class Board:
                  history: History | None = None, query: Mapping[str, str] | None = None,
                  cluster: ClusterState | None = None) -> None:
         self._view = view
+        self._fanout = fanout
         self._shown_state = view.state
         self._client = ui.context.client  # changes arrive from anywhere (a timer, another tab): notify this page
         ui.page_title(TITLE)
@@ -70,13 +71,13 @@ class Board:
                         .props('flat no-caps aria-haspopup=dialog').mark('open-settings')
             self.progress = RunProgress(view, fanout.model)
         self.settings = SettingsPanel(view, commands, query=query or {}, may_control=lambda: self.controls.unlocked)
-        self.details = TaskDetails(view)
+        self.details = TaskDetails(view, commands, may_control=lambda: self.controls.unlocked)  # Cancel/Retry this task
         self.summary = RunSummary(view, on_retry=self.controls.retry, on_open=self.details.open,
                                   may_control=lambda: self.controls.unlocked)
         self.filters_row = ui.row().classes('w-full')
         self.grid = TaskGrid(view, on_open=self.details.open)
         with self.filters_row:
-            self.filters = FilterChips(view, self.grid)
+            self.filters = FilterChips(view, self.grid, fanout.model)
         self.timeline = Timeline(view)
         self.history = HistoryPanel(history) if history is not None else None
         if cluster_footer is not None:
@@ -84,10 +85,11 @@ class Board:
         fanout.changed.subscribe(self.on_change)
 
     def on_change(self, change: Change) -> None:
-        self.grid.apply(change)
+        stalls = self._fanout.stalls
+        self.grid.apply(change, stalls)
         self.details.follow(change.tasks, change.structure)
         self.progress.update()
-        if change.transitions or change.structure:
+        if change.transitions or change.structure or stalls.moved:
             self.filters.update()
         if change.run:
             self.controls.update()
@@ -100,6 +102,7 @@ class Board:
     def _unlocked(self) -> None:
         self.settings.update()
         self.summary.update()
+        self.details.update()
 
     def _announce_end(self) -> None:
         """The summary above the grid tells how a run ended; a notification only says that a run was cancelled

@@ -1,5 +1,6 @@
 """The global progress bar (completed, failed and cancelled as parts of one bar), its percentage as text, the
-counters, and the line of elapsed time, throughput and ETA."""
+counters, and the line of elapsed time, throughput and ETA. While tasks are stalled the counters, the ETA, the tab's
+title and the screen-reader announcements say how many."""
 from __future__ import annotations
 
 from nicegui import ui
@@ -7,6 +8,7 @@ from nicegui import ui
 from .. import insight
 from ..view import RunView
 from .run_model import RunModel
+from .states import STALLED_ICON
 from .summary import format_duration, summary_line
 from .titles import TITLE
 
@@ -31,6 +33,7 @@ class RunProgress:
 
     def __init__(self, sim: RunView, model: RunModel) -> None:
         self._sim = sim
+        self._model = model
         with ui.column().classes('w-full gap-1'):
             with ui.element('div').classes('run-bar w-full').mark('progress-bar') \
                     .props('role=progressbar aria-valuemin=0 aria-valuemax=100 aria-label="Finished tasks"') \
@@ -40,16 +43,21 @@ class RunProgress:
                 ui.label().bind_text_from(model, 'progress_text') \
                     .classes('text-lg font-semibold counter').mark('progress-text')
                 with ui.row().classes('counters gap-x-4 gap-y-1 text-sm'):
-                    for name in ('completed', 'failed', 'running', 'pending', 'cancelled', 'interrupted'):
+                    for name in ('completed', 'failed', 'running', 'stalled', 'pending', 'cancelled', 'interrupted'):
                         counter = ui.label().bind_text_from(model, f'{name}_text').classes('counter') \
                             .mark(f'{name}-count')
                         if name in {'cancelled', 'interrupted'}:  # shown only when there are any
                             counter.bind_visibility_from(model, f'any_{name}')
+                        if name == 'stalled':  # ... and with an hourglass (board.css), as on the stalled cards
+                            counter.bind_visibility_from(model, 'stalled', backward=bool) \
+                                .classes('stalled-count').props(f'data-icon={STALLED_ICON}')
             # its line is there before a run too (empty), so that starting one does not push the grid down
             self._pace = ui.label().classes('text-sm counter pace-line').mark('pace')
-            # read aloud by screen readers, politely: progress every 10 points, and the end of the run
+            # read aloud by screen readers, politely: progress every 10 points (with the stalled tasks, if any, and
+            # when the first stall begins or the last one ends), and the end of the run
             self._announcer = ui.label().classes('sr-only').props('aria-live=polite role=status').mark('announcer')
         self._announced_decile = -1
+        self._announced_stalled = 0
         self._title = ''
         self.update()
 
@@ -64,14 +72,14 @@ class RunProgress:
             start += share
             element.style(place)  # sent only when it differs: most ticks move no part
         self._bar.props(f'aria-valuenow={round(sim.percent)} aria-valuetext="{bar_text(sim)}"')
-        self._pace.text = pace_line(sim)
+        self._pace.text = pace_line(sim, stalled=self._model.stalled)
         self._update_title_and_announcer()
 
     def _update_title_and_announcer(self) -> None:
         sim, run = self._sim, self._sim.run
         if run is None:
             self._set_title(TITLE)
-            self._announced_decile = -1
+            self._announced_decile, self._announced_stalled = -1, 0
             return
         if run.finished:
             self._set_title(f'[{run.state.value}: {sim.counts.completed:,} ok, {sim.counts.failed:,} failed] {TITLE}')
@@ -79,11 +87,14 @@ class RunProgress:
                 self._announcer.text = summary_line(sim)
                 self._announced_decile = 10
             return
-        self._set_title(f'[{sim.percent:.0f}%] {TITLE}')
+        stalled = self._model.stalled
+        self._set_title(f'[{stalled:,} stalled · {sim.percent:.0f}%] {TITLE}' if stalled else
+                        f'[{sim.percent:.0f}%] {TITLE}')
         decile = int(sim.percent // 10)
-        if decile != self._announced_decile:
-            self._announced_decile = decile
-            self._announcer.text = f'{decile * 10}% of tasks finished'
+        if decile != self._announced_decile or bool(stalled) != bool(self._announced_stalled):
+            stalls = f', {stalled:,} stalled' if stalled else ', none stalled now' if self._announced_stalled else ''
+            self._announced_decile, self._announced_stalled = decile, stalled
+            self._announcer.text = f'{decile * 10}% of tasks finished{stalls}'
 
     def _set_title(self, title: str) -> None:
         if title != self._title:  # the title travels as a message of its own: only when it changes
@@ -91,7 +102,9 @@ class RunProgress:
             ui.page_title(title)
 
 
-def pace_line(sim: RunView) -> str:
+def pace_line(sim: RunView, *, stalled: int = 0) -> str:
+    """'Elapsed 1 min 5 s · 40 tasks/min · ETA 2 min 0 s'; with stalled tasks the ETA is that of the others, and
+    says so: 'ETA 2 min 0 s + 3 stalled' ('ETA: waits on 3 stalled' when nothing else is left)."""
     run = sim.run
     if run is None:
         return ''
@@ -101,4 +114,11 @@ def pace_line(sim: RunView) -> str:
     if run.finished:
         return f'Elapsed {elapsed} · {rate}'
     eta = insight.eta_s(sim)
-    return f'Elapsed {elapsed} · {rate} · ETA {"estimating" if eta is None else format_duration(eta)}'
+    return f'Elapsed {elapsed} · {rate} · {eta_words(sim, eta, stalled)}'
+
+
+def eta_words(sim: RunView, eta: float | None, stalled: int) -> str:
+    if stalled and sim.counts.running + sim.counts.pending == stalled:
+        return f'ETA: waits on {stalled:,} stalled'
+    estimate = 'estimating' if eta is None else format_duration(eta)
+    return f'ETA {estimate} + {stalled:,} stalled' if stalled else f'ETA {estimate}'

@@ -1,6 +1,6 @@
 """What every page shows of the run as a whole, worked out once per change instead of once per page: the
-progress line, the counters and whether a run is going on. The pages' labels and buttons bind to it; a field
-that did not change tells nobody."""
+progress line, the counters (the stalled tasks among them) and whether a run is going on. The pages' labels and
+buttons bind to it; a field that did not change tells nobody."""
 from __future__ import annotations
 
 from nicegui.binding import bindable_dataclass
@@ -28,11 +28,13 @@ class RunModel:
     pending_text: str = ''
     cancelled_text: str = ''
     interrupted_text: str = ''
+    stalled_text: str = ''
     any_cancelled: bool = False
     any_interrupted: bool = False
+    stalled: int = 0  # running tasks that have not moved for a while (`view.stalled_ids`)
 
-    def follow(self, view: RunView) -> None:
-        """Take the run as `view` has it now."""
+    def follow(self, view: RunView, *, stalled: int) -> None:
+        """Take the run as `view` has it now, with `stalled` of its running tasks stalled."""
         counts = view.counts
         self.running = view.state == RunState.RUNNING
         self.start_label = START_LABELS[view.state]
@@ -45,3 +47,5 @@ class RunModel:
         self.interrupted_text = f'Interrupted: {counts.interrupted:,}'
         self.any_cancelled = counts.cancelled > 0
         self.any_interrupted = counts.interrupted > 0
+        self.stalled = stalled
+        self.stalled_text = f'Stalled: {stalled:,}'

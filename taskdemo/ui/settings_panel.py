@@ -1,8 +1,9 @@
 """The settings panel: a dialog at the right of the board (the full width on a phone) that shapes the next run.
 
 Its fields are checked by the rules the command line and the API use (`RUN_RULES` in settings.py), but say what
-is wrong in words a person reads; the failure rate is in percent here and a fraction everywhere else (the API, the
-CLI, shared links). A shared link (`/?tasks=200&seed=7`) opens the panel at once, filled, with bad values flagged.
+is wrong in words a person reads; the failure and stall rates are in percent here and a fraction everywhere else
+(the API, the CLI, shared links), and an empty time limit means none. A shared link (`/?tasks=200&seed=7`) opens
+the panel at once, filled, with bad values flagged.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from ..settings import RUN_RULES, RunSettings, SettingsError
 from ..view import RunView
 from .eager import eager
 
-PERCENT = 'failure_rate'  # the one field shown in percent
+PERCENTS = ('failure_rate', 'stall_rate')  # the fields shown in percent
+PLACEHOLDERS = {'seed': 'random', 'task_timeout': 'none'}  # what an empty field means
 DURATIONS = ('min_duration', 'max_duration')
 LABELS = {
     'tasks': f'Tasks (1-{int(RUN_RULES["tasks"].high):,})',
@@ -28,6 +30,8 @@ LABELS = {
     'speed': 'Speed (simulated s per real s)',
     'seed': 'Seed (empty: random)',
     'concurrency': 'Tasks at once, at most (0: no limit)',
+    'stall_rate': 'Stall rate (%): tasks that hang',
+    'task_timeout': 'Time limit per task (simulated s; empty: none)',
 }
 NAMES = {  # what "Fix ... to start" calls a field
     'tasks': 'the number of tasks',
@@ -37,6 +41,8 @@ NAMES = {  # what "Fix ... to start" calls a field
     'speed': 'the speed',
     'seed': 'the seed',
     'concurrency': 'the tasks at once',
+    'stall_rate': 'the stall rate',
+    'task_timeout': 'the time limit',
 }
 
 
@@ -52,6 +58,9 @@ MESSAGES = {  # the bounds are the rules' own; the CLI and the API keep their me
     'speed': f'Speed must be more than 0 and at most {_bound("speed")}',
     'seed': f'Seed must be a whole number from 0 to {_bound("seed")}, or empty for a random one',
     'concurrency': f'Tasks at once must be a whole number from 0 (no limit) to {_bound("concurrency")}',
+    'stall_rate': 'Stall rate must be between 0 and 100 %',
+    'task_timeout': f'The time limit must be more than 0 s and at most {_bound("task_timeout")} s (a week), '
+                    'or empty for none',
 }
 CROSSED = {  # the durations are checked together; the field edited last gets the message
     'min_duration': 'The shortest task must not be longer than the longest',
@@ -67,16 +76,24 @@ def next_run_line(settings: RunSettings) -> str:
 
 
 def described(settings: RunSettings) -> str:
-    """Everything but the seed: "1,000 tasks, about 20 % fail, 30-120 s each at 10x, at most 10 at once"."""
+    """Everything but the seed: "1,000 tasks, about 20 % fail, 30-120 s each at 10x, at most 10 at once"; hangs
+    and a time limit only when there are any: "..., about 10 % hang, 30-120 s each at 10x, timed out after 90 s"."""
     count = f'{settings.tasks:,} task{"" if settings.tasks == 1 else "s"}'
-    rate = settings.failure_rate
-    failing = 'none fail' if rate == 0 else 'all fail' if rate == 1 else f'about {rate * 100:,.3g} % fail'
+    parts = [count, _share(settings.failure_rate, 'fail')]
+    if settings.stall_rate:
+        parts.append(_share(settings.stall_rate, 'hang'))
     low, high = _number(settings.min_duration), _number(settings.max_duration)
     lasting = f'{low} s each' if low == high else f'{low}-{high} s each'
-    parts = [count, failing, f'{lasting} at {_number(settings.speed)}x']
+    parts.append(f'{lasting} at {_number(settings.speed)}x')
+    if settings.task_timeout is not None:
+        parts.append(f'timed out after {_number(settings.task_timeout)} s')
     if settings.concurrency:
         parts.append(f'at most {settings.concurrency:,} at once')
     return ', '.join(parts)
+
+
+def _share(rate: float, verb: str) -> str:
+    return f'none {verb}' if rate == 0 else f'all {verb}' if rate == 1 else f'about {rate * 100:,.3g} % {verb}'
 
 
 def seed_words(seed: int | None) -> str:
@@ -84,16 +101,18 @@ def seed_words(seed: int | None) -> str:
 
 
 def field_texts(settings: RunSettings) -> dict[str, str]:
-    """What the fields show for these settings: the failure rate in percent, numbers with thousands separators."""
+    """What the fields show for these settings: the rates in percent, numbers with thousands separators, no time
+    limit as an empty field."""
     return {name: '' if value is None else str(value) if name == 'seed' else
-            _percent_text(value) if name == PERCENT else _number(value, exact=True)
+            _percent_text(value) if name in PERCENTS else _number(value, exact=True)
             for name, value in settings.as_dict().items()}
 
 
 def link_texts(settings: RunSettings) -> dict[str, str]:
-    """A share link's query, as the API takes the values (the failure rate a fraction); a random seed left out."""
-    return {name: str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-            for name, value in settings.as_dict().items() if value is not None}
+    """A share link's query, as the API takes the values (the rates fractions); a random seed is left out, no time
+    limit is `none` (left out, the board that opens the link would put its own limit in force)."""
+    return {name: 'none' if value is None else str(int(value)) if isinstance(value, float) and value.is_integer()
+            else str(value) for name, value in settings.as_dict().items() if value is not None or name != 'seed'}
 
 
 class SettingsPanel:
@@ -106,7 +125,7 @@ class SettingsPanel:
         self._commands = commands
         self._may_control = may_control
         self._crossed = 'min_duration'  # which duration a "shortest longer than longest" message goes to
-        linked = {name: _percent_text(value) if name == PERCENT else value
+        linked = {name: _percent_text(value) if name in PERCENTS else value
                   for name, value in query.items() if name in RUN_RULES}
         self._filled = field_texts(view.settings)
         texts = {**self._filled, **linked}
@@ -119,7 +138,7 @@ class SettingsPanel:
             self._seeds = ui.label().classes('text-sm').mark('settings-seeds')
             self._inputs = {
                 name: ui.input(LABELS[name], value=texts[name],
-                               placeholder='random' if name == 'seed' else None,
+                               placeholder=PLACEHOLDERS.get(name),
                                validation=lambda _value, name=name: self.problems().get(name),
                                on_change=lambda _event, name=name: self._edited(name))
                 .props('outlined dense').classes('w-full').mark(f'setting-{name}')
@@ -222,12 +241,12 @@ class SettingsPanel:
 
 
 def _value(name: str, text: str) -> Any:
-    """A field's value by the setting's rule; raises SettingsError. The failure rate is read in percent."""
+    """A field's value by the setting's rule; raises SettingsError. The rates are read in percent."""
     rule = RUN_RULES[name]
     text = text.strip()
     if re.fullmatch(r'[+-]?\d{1,3}(,\d{3})+(\.\d*)?', text):  # 10,000; not 0,5, which may mean a half
         text = text.replace(',', '')
-    if name != PERCENT:
+    if name not in PERCENTS:
         return rule.check(rule.parse(text))
     percent = rule.parse(text.removesuffix('%').strip())
     try:

@@ -1,4 +1,5 @@
-"""How each task state shows: a word and an icon (never colour alone). The browser's grid gets this table."""
+"""How each task state shows: a word and an icon (never colour alone), and so does a stall. The browser's grid gets
+these tables."""
 from __future__ import annotations
 
 from ..simulator import TaskStatus
@@ -23,3 +24,11 @@ ICONS = {
 
 CODES = {status: code for code, status in enumerate(TaskStatus)}  # one byte per task on the wire
 STATE_TABLE = [[status.value, WORDS[status], ICONS[status]] for status in TaskStatus]  # indexed by code
+
+# A running task that has not moved for a while is stalled: a flag on top of its state, shown as a badge with a word
+# and an icon (a Material icon: the page has its font, where an hourglass character may have none). The grid filters
+# on it as on a state, under a code no state has.
+STALLED_WORD = 'Stalled'
+STALLED_ICON = 'hourglass_top'
+STALLED_CODE = 255
+STALLED_BADGE = [STALLED_WORD, STALLED_ICON, STALLED_CODE]

@@ -1,12 +1,13 @@
 """What a finished run comes to: counts, success rate, wall time, and its failures grouped by error message, each
-group with its own Retry these and its task ids as links to their details. It sits above the grid."""
+group with its own Retry these and its task ids as links to their details (the tasks that ran out of their time limit
+are one group, which says so). It sits above the grid."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from nicegui import ui
 
-from ..model import RunState
+from ..model import RunState, timeout_message
 from ..view import RunView
 
 IDS_SHOWN = 30  # task ids listed per failure group
@@ -49,6 +50,14 @@ LINK_CLICK = """(event) => {
   event.preventDefault();
   emit(target.dataset.more ? 'more' : Number(target.dataset.task));
 }"""
+
+
+def group_heading(error: str, limit: float | None) -> str:
+    """A failure group's heading: its error, but a time-out says that it was the time limit (the simulated failures
+    have a "timed out" of their own), and starts with a capital as they do."""
+    if limit is not None and error == timeout_message(limit):
+        return f'{error[:1].upper()}{error[1:]}: the time limit per task'
+    return error
 
 
 def task_links(ids: list[int], shown: int) -> str:
@@ -101,14 +110,16 @@ class RunSummary:
                 ui.label(f'Failures by error ({failed:,} tasks):').classes('text-sm font-semibold')
                 with ui.column().classes('failed-list w-full gap-2 text-sm') \
                         .props('tabindex=0 role=region aria-label="Failures by error"'):
+                    limit = self._sim.run.settings.task_timeout if self._sim.run else None
                     for number, (error, ids) in enumerate(groups):
-                        self._group(number, error, ids, enabled=self._may_control() and not retrying)
+                        self._group(number, error, ids, limit, enabled=self._may_control() and not retrying)
 
-    def _group(self, number: int, error: str, ids: list[int], *, enabled: bool) -> None:
+    def _group(self, number: int, error: str, ids: list[int], limit: float | None, *, enabled: bool) -> None:
         with ui.row().classes('w-full items-center gap-x-3 gap-y-1 no-wrap').mark(f'failure-group-{number}'):
             ui.label(f'{len(ids):,}').classes('failure-count').props(f'aria-label="{len(ids)} tasks"')
             with ui.column().classes('gap-0 grow min-w-0'):
-                ui.label(error).classes('font-medium break-words').mark(f'failure-error-{number}')
+                ui.label(group_heading(error, limit)).classes('font-medium break-words') \
+                    .mark(f'failure-error-{number}')
                 ui.html(task_links(ids, self._expanded.get(number, IDS_SHOWN)), sanitize=False) \
                     .classes('task-links text-xs').mark(f'failure-tasks-{number}') \
                     .on('click', lambda event, number=number: self._clicked(number, event.args), js_handler=LINK_CLICK)

@@ -3,6 +3,7 @@
 // on screen are in the DOM, so 10,000 tasks cost what a screenful does. The browser tells Python which tasks
 // it follows (`range`: what it draws and a couple of screens around), so that other percents need not travel.
 // A running task outside that range has a percent nobody sends: its card says "…%" until the fresh one arrives.
+// Which tasks are stalled comes for every task (it changes rarely): the ids that began or stopped being stalled.
 //
 // The keyboard, focus and the tooltip: grid_keys.js; what a card says: grid_cards.js (both mixed in).
 import { cards, RUNNING } from 'grid_cards';
@@ -39,6 +40,7 @@ export default {
   props: {
     snapshot: Object,
     states: Array, // [wire name, word, icon] by state code
+    stall: Array, // [word, Material icon, filter code] of a stalled running task's badge
     small: Boolean,
   },
   emits: ['open', 'range'],
@@ -53,8 +55,11 @@ export default {
       this.tick; // eslint-disable-line no-unused-expressions -- a batch may move tasks in or out of the filter
       if (!this.filter || !this.filter.length) return null; // every task, in order
       const wanted = new Set(this.filter);
+      const stalled = wanted.has(this.stall[2]); // the Stalled chip: a flag, not a state
       const ids = [];
-      for (let i = 0; i < this.count; i++) if (wanted.has(this.codes[i])) ids.push(i);
+      for (let i = 0; i < this.count; i++) {
+        if (wanted.has(this.codes[i]) || (stalled && this.stalls.has(i))) ids.push(i);
+      }
       return ids;
     },
     size() {
@@ -147,6 +152,7 @@ export default {
       this.ended = fromBase64(s.ended, Float32Array);
       this.errors = { ...(s.errors || {}) };
       this.attempts = { ...(s.attempts || {}) }; // id -> [attempt, [what each earlier attempt came to]]
+      this.stalls = new Map(s.stalled || []); // id of a stalled task -> run seconds when it stopped moving
       this.elapsed = s.elapsed || 0;
       // which percents are current: the snapshot's all are; then Python follows the first tasks (grid.py)
       this.known = new Uint8Array(this.count).fill(1);
@@ -177,12 +183,15 @@ export default {
         else this.errors[id] = error;
       }
       Object.assign(this.attempts, batch.att || {});
+      for (const id of batch.un || []) this.stalls.delete(id);
+      for (const [id, since] of batch.st || []) this.stalls.set(id, since);
+      const stallsMoved = (batch.un || []).length + (batch.st || []).length;
       this.elapsed = batch.e;
       if (moved.length > SETTLE_AT_ONCE) this.settleAtOnce();
       this.tick++;
       // filtered, a task that leaves (or joins) the view moves the others into new places: tell Python which
       // tasks are on screen now, or a card that slid in keeps the percent it had when it was off screen
-      if (this.listed && moved.length) this.$nextTick(this.measure);
+      if (this.listed && (moved.length || stallsMoved)) this.$nextTick(this.measure);
     },
     showOnly(codes) {
       this.filter = codes || [];

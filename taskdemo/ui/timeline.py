@@ -1,5 +1,6 @@
 """The run's timeline (a Gantt chart, with ui.echart): one row per task, one bar per attempt from its start to its
-end (or to now while it runs), coloured by outcome, with the outcomes named in the legend.
+end (or to now while it runs), coloured by outcome, with the outcomes named in the legend. Where a task stood still
+long enough to count as stalled, that part of its bar is drawn over, hatched (timeline_stalls.py).
 
 It is drawn only while its panel is open, and refreshed at most once a second (every N/1,000 seconds for N
 tasks), since each refresh sends every bar: about 20 bytes a bar.
@@ -13,9 +14,10 @@ from typing import Any
 
 from nicegui import events, ui
 
-from ..model import TaskStatus
+from ..model import Task, TaskStatus
 from ..view import RunView
 from .states import WORDS
+from .timeline_stalls import DECAL, STALL_COLOURS, STALLED, STALLED_NAME, stall_bars
 
 ROWS_SHOWN = 60  # rows on screen at first (5 px each); at 1,000 tasks all of them would be a third of a pixel
 EARLIER = 'earlier'  # the series of earlier (failed) attempts of retried tasks
@@ -26,6 +28,7 @@ SERIES = [  # (key, legend name, colour on light, colour on dark): the board's c
     (TaskStatus.CANCELLED.value, WORDS[TaskStatus.CANCELLED], '#d97706', '#f59e0b'),
     (TaskStatus.INTERRUPTED.value, WORDS[TaskStatus.INTERRUPTED], '#7c3aed', '#a78bfa'),
     (EARLIER, 'Failed earlier attempt', '#f87171', '#fca5a5'),
+    (STALLED, STALLED_NAME, *STALL_COLOURS),  # last: drawn over the bars it is part of
 ]
 # (light, dark): text at 4.5:1 or more on the page (white; Quasar's dark page #121212), gridlines dimmer than bars
 TEXT = ('#374151', '#d1d5db')
@@ -41,6 +44,13 @@ RENDER_BAR = '''(params, api) => {
   return {type: 'rect', shape: {x: start[0], y: start[1] - height / 2, width: Math.max(1, end[0] - start[0]),
           height: height}, style: api.style()};
 }'''
+# a stall: the same bar, hatched (a custom series draws a decal only when its element's style names one; the one
+# pattern object is made once, and ECharts keeps the image it draws from it)
+RENDER_STALL = f'''((decal) => (params, api) => {{
+  const bar = ({RENDER_BAR})(params, api);
+  bar.style = Object.assign(bar.style, {{decal: decal}});
+  return bar;
+}})({json.dumps(DECAL)})'''
 # rows are whole; the axis ends are not
 WHOLE_NUMBERS = "(value) => Number.isInteger(value) ? value.toLocaleString('en-US') : ''"
 # the zoom slider and the mouse wheel report the window in percent of the rows: the first of their batch will do
@@ -51,14 +61,21 @@ TOOLTIP = '''(item) => `Task ${item.value[0].toLocaleString('en-US')} · ${item.
 
 def timeline_bars(sim: RunView) -> dict[str, list[list[float]]]:
     """Every bar of the run by series: [task id, start s, end s], in real seconds since the run started."""
-    now = sim.run.elapsed_s if sim.run else 0.0
+    run = sim.run
+    return bars_of(sim.tasks, run.elapsed_s if run else 0.0, run.settings.speed if run else 1.0)
+
+
+def bars_of(tasks: list[Task], now: float, speed: float) -> dict[str, list[list[float]]]:
+    """The bars of these tasks by series, `now` being the end of those still running (the stall segments need the
+    run's speed: a stall is so many simulated seconds)."""
     bars: dict[str, list[list[float]]] = {key: [] for key, *_ in SERIES}
-    for task in sim.tasks:
+    for task in tasks:
         for attempt in task.earlier:
             if attempt.started_s is not None:
                 bars[EARLIER].append(_bar(task.id, attempt.started_s, attempt.finished_s, now))
         if task.started_s is not None and task.status != TaskStatus.PENDING:
             bars[task.status.value].append(_bar(task.id, task.started_s, task.finished_s, now))
+    bars[STALLED] = stall_bars(tasks, now, speed)
     return bars
 
 
@@ -156,7 +173,8 @@ class Timeline:
                 .classes('w-full').mark('timeline-panel') as self.panel:
             with ui.row().classes('w-full items-baseline justify-between gap-x-4 gap-y-1'):
                 ui.label('One row per task, one bar per attempt, from its start to its end (or now); seconds since '
-                         'the run started. Scroll or drag the slider on the right to zoom.').classes('text-sm')
+                         'the run started. A striped part: the task stood still (stalled). Scroll or drag the '
+                         'slider on the right to zoom.').classes('text-sm')
                 self.rows = ui.label().classes('timeline-rows text-sm font-medium').mark('timeline-rows')
         self.chart: ui.echart | None = None  # made when the panel first opens: ECharts is not loaded before
         ui.add_body_html(repaint_script())
@@ -178,7 +196,7 @@ class Timeline:
         if self.chart is None:
             self._drawn_total, self._drawn_legend = sim.total, legend
             with self.panel:
-                self.chart = ui.echart(self._options(bars, legend), renderer='canvas') \
+                self.chart = ui.echart(chart_options(bars, legend, sim.total), renderer='canvas') \
                     .classes('timeline-chart w-full h-96').mark('timeline')
             self.chart.on('chart:datazoom', self._zoomed, js_handler=ZOOMED, throttle=0.1)
             self._show_rows(zoom_window(sim.total))
@@ -207,22 +225,36 @@ class Timeline:
     def _show_rows(self, window: dict[str, float]) -> None:
         self.rows.text = rows_text(window['startValue'], window['endValue'], self._drawn_total)
 
-    def _options(self, bars: dict[str, list[list[float]]], legend: list[str]) -> dict[str, Any]:
-        window = zoom_window(self._sim.total)
-        options = {
-            'animation': False,
-            'grid': {'left': 56, 'right': 56, 'top': 36, 'bottom': 48},
-            'legend': {'top': 0, 'data': legend},
-            'tooltip': {'trigger': 'item', ':formatter': TOOLTIP},
-            'xAxis': {'type': 'value', 'name': 'seconds since the run started', 'nameLocation': 'middle',
-                      'nameGap': 26, 'min': 0, 'splitLine': {'show': True}},
-            'yAxis': {'type': 'value', 'name': 'task', 'nameLocation': 'middle', 'nameGap': 40, 'inverse': True,
-                      'min': -0.5, 'max': max(0, self._sim.total - 0.5), 'minInterval': 1,
-                      'splitLine': {'show': False}, 'axisLabel': {':formatter': WHOLE_NUMBERS}},
-            'dataZoom': [{'type': 'slider', 'yAxisIndex': 0, 'right': 8, 'width': 16, 'filterMode': 'none',
-                          'showDetail': False, **window},
-                         {'type': 'inside', 'yAxisIndex': 0, 'filterMode': 'none', **window}],
-            'series': [{'type': 'custom', 'name': name, 'id': key, ':renderItem': RENDER_BAR, 'clip': True,
-                        'encode': {'x': [1, 2], 'y': 0}, 'data': bars[key]} for key, name, *_ in SERIES],
-        }
-        return merged(options, colour_options(in_browser))
+
+def chart_options(bars: dict[str, list[list[float]]], legend: list[str], total: int) -> dict[str, Any]:
+    """The whole chart for `total` tasks: axes, zoom, legend, tooltip, one series per outcome, and the stalls."""
+    window = zoom_window(total)
+    options = {
+        'animation': False,
+        'grid': {'left': 56, 'right': 56, 'top': 36, 'bottom': 48},
+        'legend': {'top': 0, 'data': legend},
+        'tooltip': {'trigger': 'item', ':formatter': TOOLTIP},
+        'xAxis': {'type': 'value', 'name': 'seconds since the run started', 'nameLocation': 'middle',
+                  'nameGap': 26, 'min': 0, 'splitLine': {'show': True}},
+        'yAxis': {'type': 'value', 'name': 'task', 'nameLocation': 'middle', 'nameGap': 40, 'inverse': True,
+                  'min': -0.5, 'max': max(0, total - 0.5), 'minInterval': 1,
+                  'splitLine': {'show': False}, 'axisLabel': {':formatter': WHOLE_NUMBERS}},
+        'dataZoom': [{'type': 'slider', 'yAxisIndex': 0, 'right': 8, 'width': 16, 'filterMode': 'none',
+                      'showDetail': False, **window},
+                     {'type': 'inside', 'yAxisIndex': 0, 'filterMode': 'none', **window}],
+        'series': [{'type': 'custom', 'name': name, 'id': key, ':renderItem': RENDER_BAR, 'clip': True,
+                    'encode': {'x': [1, 2], 'y': 0}, 'data': bars[key], **SERIES_EXTRA.get(key, {})}
+                   for key, name, *_ in SERIES],
+    }
+    return merged(options, colour_options(in_browser))
+
+
+def past_timeline(tasks: list[Task], now: float, speed: float) -> ui.echart:
+    """The timeline of a run that is over (History): drawn once, as it ended."""
+    bars = bars_of(tasks, now, speed)
+    return ui.echart(chart_options(bars, legend_names(bars), len(tasks)), renderer='canvas') \
+        .classes('timeline-chart w-full h-96')
+
+
+# the stall segments: hatched on the chart and in the legend's swatch, over the bars
+SERIES_EXTRA = {STALLED: {':renderItem': RENDER_STALL, 'itemStyle': {'decal': DECAL}, 'z': 3}}

@@ -53,7 +53,7 @@ def state(sim: Simulator) -> tuple:
     run = sim.run
     return (sim.version, sim.settings, None if run is None else (run.id, run.seed, run.state, run.elapsed_s,
                                                                    run.finished_s, run.settings),
-            [task_record(task) for task in sim.tasks], vars(sim.counts))
+            [task_record(task) for task in sim.tasks], vars(sim.counts), sorted(sim.stalled_ids))
 
 
 def test_a_task_and_a_snapshot_survive_the_wire(make_sim) -> None:
@@ -73,7 +73,8 @@ def test_a_task_and_a_snapshot_survive_the_wire(make_sim) -> None:
 
 
 async def test_a_mirror_shows_the_engines_state_at_every_version(server, clock: FakeClock) -> None:
-    a, b = side(server, clock, tasks=40, speed=40, failure_rate=0.3, concurrency=7), side(server, clock)
+    settings = {'tasks': 40, 'speed': 40, 'failure_rate': 0.3, 'concurrency': 7, 'stall_rate': 0.3, 'task_timeout': 100}
+    a, b = side(server, clock, **settings), side(server, clock)
     engine = await engine_of(a, 'a', clock)
     await engine.publish()
     mirror = Mirror(b.sim, b.link)
@@ -91,6 +92,7 @@ async def test_a_mirror_shows_the_engines_state_at_every_version(server, clock: 
         await mirror.read()
         assert state(b.sim) == state(a.sim)
     assert a.sim.counts.failed > 0 and steps > 10
+    assert any(t.stalled_until for t in a.sim.tasks) and any(t.error == 'timed out after 100 s' for t in a.sim.tasks)
     execute(a.sim, 'retry', {'tasks': None, 'error': None})
     await engine.publish()
     await mirror.read()

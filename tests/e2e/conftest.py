@@ -75,7 +75,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
 
 
 E2E_SETTINGS = {'tasks': 50, 'failure_rate': 0.2, 'min_duration': 30, 'max_duration': 120, 'speed': float(E2E_SPEED),
-                'seed': 11, 'concurrency': 0}
+                'seed': 11, 'concurrency': 0, 'stall_rate': 0.0, 'task_timeout': None}
 
 
 def use_settings(server: Server, **settings: object) -> None:

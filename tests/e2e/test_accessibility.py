@@ -49,3 +49,21 @@ def test_the_progress_bar_exposes_its_role_and_current_value(open_page):
     page.get_by_role('button', name='Start Process').click()
     expect(page.get_by_role('button', name='Completed! Start over?')).to_be_visible(timeout=20_000)
     expect(bar).to_have_attribute('aria-valuenow', '100')
+
+
+@pytest.mark.parametrize('scheme', ['light', 'dark'])
+def test_axe_finds_nothing_serious_while_tasks_are_stalled_or_timed_out(browser, start_server, scheme):
+    """A board of its own where tasks hang (the shared board has no stalls): the badges, the Stalled counter and
+    chip, and the timed-out cards at the end."""
+    server = start_server('--tasks', '200', '--stall-rate', '0.25', '--task-timeout', '90', '--speed', '10',
+                          '--seed', '3')
+    page = browser.new_context(viewport={'width': 1280, 'height': 900}, color_scheme=scheme).new_page()
+    page.emulate_media(reduced_motion='reduce')
+    page.goto(server.base)
+    page.get_by_role('button', name='Start Process').click()
+    page.wait_for_function("() => document.querySelectorAll('.task-grid .task-stalled').length >= 3")
+    expect(page.locator('.stalled-count')).to_be_visible()
+    assert serious_violations(page) == [], 'stalled'
+    expect(page.get_by_role('button', name='Completed! Start over?')).to_be_visible(timeout=30_000)
+    expect(page.get_by_text('Timed out', exact=True).first).to_be_visible()
+    assert serious_violations(page) == [], 'timed out'

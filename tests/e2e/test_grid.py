@@ -35,7 +35,9 @@ REPORTED = '''() => {
   return grid ? getElement(grid.parentElement.id.slice(1)).reported : 'nothing: no grid in the page';
 }'''
 LABEL = re.compile(r'^Task (?P<id>\d+): (?P<word>\w+) · (?:(?P<percent>\d+)%|percent updating)'
+                   r'(?P<stalled> · stalled(?:: no progress for [^·]+)?)?'
                    r'(?: · attempt \d+)?(?: · took (?P<took>[^·]+))?(?: · (?P<error>.*))?$', re.DOTALL)
+TIMED_OUT = re.compile(r'^timed out after \S+ s$')  # model.timeout_message: the card says "Timed out", not "Failed"
 SCROLL_TO_END = 'window.scrollTo(0, document.documentElement.scrollHeight)'
 
 
@@ -118,10 +120,15 @@ def _cards(page) -> dict[str, dict[str, Any]]:
     for task_id, classes, word, percent_text, label in page.evaluate(CARDS):
         status_name = STATE_OF_CLASS.search(classes)[1]
         named = LABEL.match(label)
-        assert named and int(named['id']) == task_id and named['word'] == word == WORD[status_name], (classes, label)
+        stalled = 'task-stalled' in classes  # a stalled running card says so in place of "Running"
+        error = named['error'] or '' if named else ''
+        assert named and int(named['id']) == task_id and named['word'] == WORD[status_name], (classes, label)
+        shown_word = 'Stalled' if stalled else 'Timed out' if TIMED_OUT.match(error) else WORD[status_name]
+        assert word == shown_word and bool(named['stalled']) == stalled, (word, label)
         progress = -1 if named['percent'] is None else int(named['percent'])  # -1: not known yet
         runs = status_name in {'in_progress', 'interrupted'}
-        expected = {'failed': f'at {progress}% · {(named["error"] or "").removeprefix("Simulated failure: ")}',
+        expected = {'failed': f'at {progress}%' if TIMED_OUT.match(error) else
+                    f'at {progress}% · {error.removeprefix("Simulated failure: ")}',
                     'completed': named['took'] or ''}.get(status_name, '')
         if runs:
             expected = '…%' if progress < 0 else f'{progress}%'

@@ -1,6 +1,8 @@
 """The HTTP API under random sequences of requests (issue #8): POST /start (no body, valid settings, settings that
-do not fit together, and bodies the schema refuses), /reset, /cancel, /resume, /retry (all, by error message, by
-ids, valid and invalid), with time moved by `sim.step(dt)` and the app's clean stop (`sim.interrupt()`) in between,
+do not fit together, and bodies the schema refuses; hangs and time limits among them), /reset, /cancel, /resume,
+/retry (all, by error message, by ids, valid and invalid), POST /tasks/{id}/cancel and /tasks/{id}/retry (issue
+#15: ids that can, ids that cannot, ids the run lacks, and ids that are no ids), with time moved by `sim.step(dt)`
+and the app's clean stop (`sim.interrupt()`) in between,
 on a bare FastAPI app with `install_api` and `install_error_handlers`, in-process: httpx's ASGITransport on an event
 loop of the machine's own, driven with run_until_complete (4 times faster than starlette's TestClient, whose thread
 hop costs ~2.5 ms a request, and the simulator is then touched from one thread only, as in the app).
@@ -14,8 +16,13 @@ it says. After every step, through `GET /status` only:
 - at most one run is active (a start meanwhile is 409), it is the newest, and no more than its concurrency of
   tasks run at once;
 - a finished task never changes, except through POST /retry (a failed task asked for goes back to pending as its
-  next attempt) and a new run (POST /start, POST /reset);
-- a run's settings, seed and start time never change while it exists.
+  next attempt), POST /tasks/{id}/retry (the same for one failed or cancelled task) and a new run (POST /start,
+  POST /reset);
+- a run's settings, seed and start time never change while it exists;
+- a stalled task is running: `"stalled": true` only on `in_progress` entries, and `stalled` / `stalled_tasks` name
+  exactly those, the one stalled longest first;
+- a timed-out task has the time-out error (and only a task that ran up to the time limit has it);
+- per-task control never changes another task (but for a waiting task taking the slot a cancel freed).
 """
 from __future__ import annotations
 
@@ -36,7 +43,7 @@ from hypothesis.stateful import (
 )
 
 from taskdemo.api import install_api, install_error_handlers
-from taskdemo.model import FAILURE_KINDS
+from taskdemo.model import FAILURE_KINDS, stall_after_s, timeout_message
 from taskdemo.settings import MAX_DURATION_S, MAX_SPEED, MAX_TASKS, RunSettings, Settings, SettingsError
 from taskdemo.simulator import Simulator, TaskStatus
 
@@ -89,13 +96,18 @@ START_FIELDS = {
     'speed': st.sampled_from([1, 10, 100, 0.001, MAX_SPEED]) | st.floats(0.1, 1000),
     'seed': st.none() | st.integers(0, 2**32),
     'concurrency': st.integers(0, FEW_TASKS + 5),
+    'stall_rate': st.sampled_from([0, 0.3, 1]) | st.floats(0, 1),
+    'task_timeout': st.none() | st.sampled_from([0.001, 5, 60, MAX_DURATION_S]) | st.floats(0.001, 200),
 }
 BAD_START_BODIES = [
     {'tasks': 0}, {'tasks': MAX_TASKS + 1}, {'tasks': '5'}, {'tasks': 2.5}, {'tasks': True}, {'tasks': None, 'x': 1},
     {'failure_rate': 1.5}, {'failure_rate': -0.1}, {'failure_rate': '0.5'}, {'speed': 0}, {'speed': -1},
     {'min_duration': 0}, {'max_duration': 1e9}, {'seed': -1}, {'seed': 2**63}, {'concurrency': -1},
     {'concurrency': MAX_TASKS + 1}, {'colour': 'red'}, [], [{'tasks': 3}], 'tasks', 5,
+    {'stall_rate': 1.5}, {'stall_rate': -0.1}, {'stall_rate': None}, {'stall_rate': '0.1'}, {'task_timeout': 0},
+    {'task_timeout': -5}, {'task_timeout': MAX_DURATION_S + 1}, {'task_timeout': 'none'}, {'task_timeout': True},
 ]
+NOT_IDS = ['-1', '10000', '99999999999999999999999', 'abc', '1.5', '1e3', '%20', 'null', 'true']
 BAD_RAW = [b'{', b'{"tasks": NaN}', b'{"speed": Infinity}', b'{"tasks": 3,}', b'\xff\xfe']
 BAD_RETRY_BODIES = [
     {'tasks': [-1]}, {'tasks': [MAX_TASKS + 1]}, {'tasks': 'all'}, {'tasks': [1.5]}, {'tasks': [True]},
@@ -132,10 +144,13 @@ class Op:
     refused: bool = False
     new_run: bool = False
     retried: frozenset[int] = frozenset()
+    one_task: int | None = None  # the task a per-task request acted on: no other may change
+    frees_a_slot: bool = False  # it cancelled a running task: a waiting one may take its slot
 
 
 TALLY = {'sequences': 0, 'steps': 0, 'requests': 0, 'status_2xx': 0, 'status_4xx': 0, 'started': 0, 'retried': 0,
-         'resumed': 0, 'completed_runs': 0}
+         'resumed': 0, 'completed_runs': 0, 'tasks_cancelled': 0, 'tasks_retried': 0, 'task_requests_refused': 0,
+         'stalls_seen': 0, 'time_outs_seen': 0}
 
 
 class ApiMachine(RuleBasedStateMachine):
@@ -327,6 +342,69 @@ class ApiMachine(RuleBasedStateMachine):
             ids = data.draw(st.lists(st.sampled_from(failed), min_size=1, max_size=len(failed)), label='ids')
             self._retry(Body({'tasks': ids}), ids=ids)
 
+    # ---- one task -------------------------------------------------------------------------------------------
+
+    @rule(data=st.data())
+    def cancel_one_task(self, data: st.DataObject) -> None:
+        """POST /tasks/{id}/cancel: mostly a task that can be cancelled, now and then one that cannot (finished,
+        an id the run lacks, no active run) or an id that is none."""
+        status = self.current()
+        states = task_states(status)
+        unfinished = [i for i, (state, *_) in enumerate(states) if state not in FINISHED]
+        task_id = self._draw_id(data, unfinished, len(states))
+        op = self._begin('cancel_task')
+        if not isinstance(task_id, int) or not 0 <= task_id < len(states):
+            expect = 422
+        elif status['state'] != 'running' or states[task_id][0] in FINISHED:
+            expect = 409
+        else:
+            expect = 200
+        answer = self.request('POST', f'/tasks/{task_id}/cancel', expect=expect)
+        if expect != 200:
+            TALLY['task_requests_refused'] += 1
+            return
+        assert answer == {'message': f'Task {task_id} cancelled', 'run_id': status['run_id'], 'task': task_id,
+                          'status': 'cancelled', 'attempt': states[task_id][3]}
+        op.one_task, op.frees_a_slot = task_id, states[task_id][0] == 'in_progress'
+        after = task_states(self.current())[task_id]
+        assert after == ('cancelled', states[task_id][1], None, states[task_id][3]), 'cancelled where it stood'
+        TALLY['tasks_cancelled'] += 1
+
+    @rule(data=st.data())
+    def retry_one_task(self, data: st.DataObject) -> None:
+        """POST /tasks/{id}/retry, while the run goes on or after it: mostly a failed (or timed-out) or cancelled
+        task, now and then one that cannot go again or an id that is none."""
+        status = self.current()
+        states = task_states(status)
+        ended = [i for i, (state, *_) in enumerate(states) if state in {'failed', 'cancelled'}]
+        task_id = self._draw_id(data, ended, len(states))
+        op = self._begin('retry_task')
+        if not isinstance(task_id, int) or not 0 <= task_id < len(states):
+            expect = 422
+        elif status['run_id'] is None or status['state'] == 'interrupted':
+            expect = 409
+        elif states[task_id][0] not in {'failed', 'cancelled'}:
+            expect = 422
+        else:
+            expect = 200
+        answer = self.request('POST', f'/tasks/{task_id}/retry', expect=expect)
+        if expect != 200:
+            TALLY['task_requests_refused'] += 1
+            return
+        attempt = states[task_id][3] + 1
+        assert answer['task'] == task_id and answer['attempt'] == attempt and answer['run_id'] == status['run_id']
+        assert answer['status'] in {'pending', 'in_progress'}
+        assert answer['message'] == f'Task {task_id} retried (attempt {attempt})'
+        op.one_task, op.retried = task_id, frozenset({task_id})
+        assert self.current()['state'] == 'running', 'a task retried makes its run go on'
+        TALLY['tasks_retried'] += 1
+
+    @staticmethod
+    def _draw_id(data: st.DataObject, likely: list[int], total: int) -> int | str:
+        anything = st.integers(0, total + 3)
+        ids = st.sampled_from(likely) | anything if likely else anything
+        return data.draw(ids | st.sampled_from(NOT_IDS), label='task')
+
     # ---- time and the app's own stop ------------------------------------------------------------------------
 
     @rule(dt=DT)
@@ -334,12 +412,39 @@ class ApiMachine(RuleBasedStateMachine):
         self._begin('step')
         self.sim.step(dt)
 
+    @precondition(lambda self: self.sim.active and self.sim.run.settings.stall_rate > 0)
+    @rule(share=st.floats(0.01, 0.99))
+    def step_into_a_hang(self, share: float) -> None:
+        """Move time to part way through a hang that will be flagged (the plan says which task hangs, where and for
+        how long): random steps mostly jump over the few seconds a hang is flagged."""
+        self._begin('step into a hang')
+        sim = self.sim
+        run, speed = sim.run, sim.run.settings.speed
+        now = run.elapsed_s * speed
+        for task in sim.tasks:
+            if task.status != TaskStatus.RUNNING or task.stall_at is None or task.stalled_until is not None:
+                continue
+            hang = task.started_s * speed + task.stall_at * task.duration / 100
+            flagged_from = hang + stall_after_s(task.duration)
+            until = hang + (task.stall_for if task.stall_for is not None else 2 * stall_after_s(task.duration))
+            if until > flagged_from and until > now:
+                sim.step((max(now, flagged_from) + share * (until - max(now, flagged_from)) - now) / speed)
+                return
+
     @rule()
     def run_to_the_end(self) -> None:
+        """Liveness: an active run ends, once the tasks that would hang for good with no time limit to end them
+        are cancelled through the API (as a user would)."""
         self._begin('finish')
         sim = self.sim
         if not sim.active:
             return
+        if sim.run.settings.task_timeout is None:
+            for task in sim.tasks:
+                if task.stall_at is not None and task.stall_for is None and not task.status.finished:
+                    self.request('POST', f'/tasks/{task.id}/cancel', expect=200)
+            if not sim.active:
+                return
         step_to_the_end(sim)
         assert self.current()['state'] == 'completed', 'the run is stuck'
         TALLY['completed_runs'] += 1
@@ -418,7 +523,7 @@ class ApiMachine(RuleBasedStateMachine):
         retried = set()
         for i, (before, after) in enumerate(zip(task_states(prev), task_states(now), strict=True)):
             where = f'{op.name}: task {i}: {before} -> {after}'
-            if before[0] == 'failed' and after[3] != before[3]:
+            if before[0] in {'failed', 'cancelled'} and after[3] != before[3]:
                 assert after[3] == before[3] + 1 and after[0] in {'pending', 'in_progress'} and after[1] == 0, where
                 retried.add(i)
                 continue
@@ -430,6 +535,57 @@ class ApiMachine(RuleBasedStateMachine):
         assert retried == set(op.retried), f'only the tasks retried start a new attempt: {retried} vs {op.retried}'
 
 
+    @invariant()
+    def a_stalled_task_is_running_and_status_lists_each_one(self) -> None:
+        status = self.current()
+        flagged = {int(key) for key, entry in status['individual'].items() if 'stalled' in entry}
+        for i in flagged:
+            assert status['individual'][str(i)] == {'status': 'in_progress', 'progress': status['individual'][
+                str(i)]['progress'], 'stalled': True}, f'task {i}: only a running task is stalled'
+        listed = status['stalled_tasks']
+        assert status['stalled'] == len(listed) == len(flagged) and {task['id'] for task in listed} == flagged
+        seconds = [task['stalled_s'] for task in listed]
+        assert seconds == sorted(seconds, reverse=True) and all(s >= 0 for s in seconds), listed
+        TALLY['stalls_seen'] += bool(flagged)
+
+    @invariant()
+    def a_timed_out_task_has_the_time_out_error(self) -> None:
+        """From /status and the plan of each task (its planned failure point, which /status does not show): a task
+        failed short of its planned failure, or with none planned, timed out, and says so; a time-out error is
+        the run's own limit, on a task that ran at least that long (in simulated seconds)."""
+        status, sim = self.current(), self.sim
+        limit = status['settings']['task_timeout']
+        for i, (state, progress, error, _) in enumerate(task_states(status)):
+            task = sim.tasks[i]
+            if state != 'failed':
+                continue
+            planned = task.fail_at is not None and progress >= task.fail_at
+            if not planned or error.startswith('timed out'):
+                assert limit is not None and error == timeout_message(limit), f'task {i}: {error!r}, {limit}'
+                speed = sim.run.settings.speed  # the simulator's own arithmetic: simulated seconds of the run
+                ended, started = task.finished_s * speed, task.started_s * speed
+                assert ended >= started + limit, f'task {i} timed out after {ended - started} s, the limit is {limit}'
+                TALLY['time_outs_seen'] += 1
+
+    @invariant()
+    def per_task_control_changes_no_other_task(self) -> None:
+        op = self.op
+        if op.one_task is None or op.refused:
+            return
+        took_the_slot = []
+        for i, (before, after) in enumerate(zip(task_states(self.prev), task_states(self.current()), strict=True)):
+            if i == op.one_task or before == after:
+                continue
+            assert op.frees_a_slot and before[0] == 'pending' and after == ('in_progress', 0, None, before[3]), \
+                f'{op.name} of task {op.one_task} changed task {i}: {before} -> {after}'
+            took_the_slot.append(i)
+        assert len(took_the_slot) <= 1, f'{op.name} of task {op.one_task} started {took_the_slot}'
+        before, after = self.prev['individual'], self.current()['individual']
+        moved = {key for key in before if key != str(op.one_task) and before[key] != after[key]}
+        assert moved <= {str(i) for i in took_the_slot}, f'{op.name} changed the entries of {moved}'
+
+
 def test_random_request_sequences_keep_every_invariant_of_the_api(figures) -> None:
     run_counted(ApiMachine, TALLY, figures, sequences=SEQUENCES, steps=STEPS_PER_SEQUENCE, must_happen=(
-        'status_2xx', 'status_4xx', 'started', 'retried', 'resumed', 'completed_runs'))
+        'status_2xx', 'status_4xx', 'started', 'retried', 'resumed', 'completed_runs', 'tasks_cancelled',
+        'tasks_retried', 'task_requests_refused', 'stalls_seen', 'time_outs_seen'))

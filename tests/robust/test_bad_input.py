@@ -118,8 +118,10 @@ def test_bytes_that_are_not_utf8_are_refused_cleanly(idle: Server, figures) -> N
         response = httpx.post(f'{idle.base}/start', content=body, headers=JSON)
         answers[f'body: {name}'] = response.status_code
         assert_clear_error(response, 400, 422)
-    for path, code in {'/%ff%fe': 404, '/runs?limit=%ff': 422, '/runs/%c3%28': 422, '/status?x=%ff': 200}.items():
-        response = httpx.get(f'{idle.base}{path}')
+    for path, code in {'/%ff%fe': 404, '/runs?limit=%ff': 422, '/runs/%c3%28': 422, '/status?x=%ff': 200,
+                       'POST /tasks/%c3%28/cancel': 422, 'POST /tasks/%ff/retry': 422}.items():
+        method, _, path = path.rpartition(' ')
+        response = httpx.request(method or 'GET', f'{idle.base}{path}')
         answers[path] = response.status_code
         assert response.status_code == code, (path, response.text)
         if code >= 400:
@@ -156,7 +158,8 @@ def test_unknown_paths_answer_a_small_json_404_not_a_page(idle: Server, figures)
 
 WRONG_METHODS = [('GET', '/start'), ('GET', '/reset'), ('GET', '/cancel'), ('PUT', '/start'), ('DELETE', '/reset'),
                  ('PUT', '/status'), ('DELETE', '/status'), ('PATCH', '/status'), ('POST', '/status'),
-                 ('POST', '/runs'), ('DELETE', '/runs/1'), ('TRACE', '/status')]
+                 ('POST', '/runs'), ('DELETE', '/runs/1'), ('TRACE', '/status'), ('GET', '/tasks/1/cancel'),
+                 ('PUT', '/tasks/1/retry'), ('DELETE', '/tasks/1/cancel')]
 
 
 def test_wrong_methods_answer_405_with_the_allowed_one(idle: Server, figures) -> None:

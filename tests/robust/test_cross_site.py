@@ -40,6 +40,8 @@ SETUP: dict[str, Callable[[Simulator], object]] = {
     '/cancel': lambda sim: sim.start(),
     '/resume': lambda sim: (sim.start(), sim.interrupt()),
     '/retry': lambda sim: (sim.start(), finish(sim)),
+    '/tasks/1/cancel': lambda sim: sim.start(),  # changing_routes() writes every path parameter as 1
+    '/tasks/1/retry': lambda sim: (sim.start(), sim.cancel_task(1)),
 }
 BODIES = {'/start': {'tasks': 5}}
 
@@ -146,7 +148,7 @@ async def test_the_403_is_in_the_schema_of_every_route_that_changes_something(si
     async with whole_app(sim, Settings()) as client:
         schema = (await client.get('/openapi.json')).json()
         routes = changing_routes()
-    documented = {(method.upper(), path) for path, operations in schema['paths'].items()
+    documented = {(method.upper(), re.sub(r'\{[^}]*\}', '1', path)) for path, operations in schema['paths'].items()
                   for method, operation in operations.items() if '403' in operation['responses']}
     assert set(routes) <= documented, set(routes) - documented
     assert all(method not in SAFE_METHODS for method, _ in documented), documented

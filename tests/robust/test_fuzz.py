@@ -61,6 +61,8 @@ MUST_BE_DOCUMENTED = (
     ('GET /runs/{run_id}', 404), ('GET /runs/{run_id}', 422),
     ('GET /runs/{run_id}/export.json', 404), ('GET /runs/{run_id}/export.json', 422),
     ('GET /runs/{run_id}/export.csv', 404), ('GET /runs/{run_id}/export.csv', 422),
+    ('POST /tasks/{task_id}/cancel', 409), ('POST /tasks/{task_id}/cancel', 422),
+    ('POST /tasks/{task_id}/retry', 409), ('POST /tasks/{task_id}/retry', 422),
 )
 KNOWN_SCHEMA_GAPS: set[tuple[str, int]] = set()  # answers the schema checks may let through: none
 SCHEMA_CHECK_FAILURES = (UndefinedStatusCode, JsonSchemaError)
@@ -78,6 +80,8 @@ async def test_generated_requests_get_no_5xx_and_rejected_ones_change_nothing(si
     assert not fuzz.problems, fuzz.report()
     assert fuzz.sent >= MIN_REQUESTS, f'only {fuzz.sent} requests were generated'
     assert fuzz.codes[200] > 0 and fuzz.codes[409] > 0 and fuzz.codes[422] > 0, fuzz.codes  # both sides were reached
+    for label in ('POST /tasks/{task_id}/cancel', 'POST /tasks/{task_id}/retry'):  # one task: done and refused
+        assert all(fuzz.per_operation[label][code] > 0 for code in (200, 409, 422)), fuzz.per_operation[label]
 
 
 async def test_without_the_token_no_generated_request_controls_anything(sim: Simulator, figures) -> None:
@@ -89,6 +93,7 @@ async def test_without_the_token_no_generated_request_controls_anything(sim: Sim
     assert not fuzz.problems, fuzz.report()
     assert fuzz.codes[401] > fuzz.sent / 2, fuzz.codes  # the rest: bodies too broken to read (see `problem`)
     assert len(fuzz.per_operation) >= 4, fuzz.per_operation
+    assert {'POST /tasks/{task_id}/cancel', 'POST /tasks/{task_id}/retry'} <= set(fuzz.per_operation)
 
 
 async def test_the_schema_documents_every_error_the_api_answers(sim: Simulator, tmp_path: Path) -> None:
@@ -141,6 +146,8 @@ class Fuzz:
             strategies += [operation.as_strategy(generation_mode=mode) for mode in schemathesis.GenerationMode]
             if '{run_id}' in operation.path:  # random ids are rarely those of the stored runs
                 strategies.append(operation.as_strategy(path_parameters={'run_id': 1}))
+            if '{task_id}' in operation.path:  # nor those of the run's few tasks
+                strategies += [operation.as_strategy(path_parameters={'task_id': i}) for i in (0, 1, 2)]
 
         @given(case=st.one_of(strategies))
         @hypothesis_settings(max_examples=examples_per_operation * operations, deadline=None, database=None,

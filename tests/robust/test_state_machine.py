@@ -1,6 +1,7 @@
 """The simulator under random sequences of everything it can be asked to do (issue #8): start (with new settings
-or those in force), reset, cancel, retry (all, by error message, by ids, valid and invalid), interrupt, resume,
-a restart that restores the run into a fresh simulator, restoring an older snapshot, and time moving by step(dt).
+or those in force, hangs and time limits among them), reset, cancel, retry (all, by error message, by ids, valid and
+invalid), cancel or retry one task (issue #15), interrupt, resume, a restart that restores the run into a fresh
+simulator, restoring an older snapshot, and time moving by step(dt).
 
 After every step of every sequence:
 
@@ -13,8 +14,12 @@ After every step of every sequence:
 - a run's settings, seed and start time never change while it exists;
 - a refused operation (start while active, retry of what cannot be retried, cancel/resume/interrupt with nothing
   to act on) raises or answers False and changes nothing, not even the version;
-- every change is reported: each task whose state, percent or error moved is named in the `Change`s emitted, and
-  `changes_since` agrees.
+- every change is reported: each task whose state, percent, error or stalled flag moved is named in the `Change`s
+  emitted, and `changes_since` agrees;
+- a stalled task is running, hangs where its plan says and has stood still for longer than the stall rule, and a
+  task hanging longer than that is flagged; no running task has outlived the time limit, and a task that failed
+  either failed as planned or has the time-out error;
+- cancelling or retrying one task changes no other task (but for waiting tasks taking a slot it freed).
 
 Time is a fake clock and `step(dt)`; nothing sleeps.
 """
@@ -37,7 +42,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from taskdemo.model import FAILURE_KINDS, failure_message
+from taskdemo.model import FAILURE_KINDS, failure_message, stall_after_s, timeout_message
 from taskdemo.settings import MAX_DURATION_S, MAX_SPEED, RunSettings
 from taskdemo.simulator import (
     Attempt,
@@ -48,6 +53,7 @@ from taskdemo.simulator import (
     RunState,
     Simulator,
     Task,
+    TaskStateError,
     TaskStatus,
 )
 
@@ -87,6 +93,8 @@ def run_settings(draw: st.DrawFn) -> RunSettings:
         speed=draw(st.sampled_from([1.0, 10.0, 100.0, 0.001, MAX_SPEED]) | st.floats(0.1, 1000)),
         seed=draw(st.none() | st.integers(0, 2**32)),
         concurrency=draw(st.sampled_from([0, 1, 3]) | st.integers(0, MAX_TASKS + 5)),
+        stall_rate=draw(st.sampled_from([0.0, 0.0, 0.3, 1.0]) | st.floats(0, 1)),
+        task_timeout=draw(st.none() | st.sampled_from([0.001, 5.0, 60.0]) | st.floats(0.001, 200)),
     )
 
 
@@ -106,16 +114,22 @@ class TaskView:
     fail_at: int | None
     started_s: float | None
     finished_s: float | None
+    stall_at: int | None
+    stall_for: float | None
+    stalled_from: float | None
+    stalled_until: float | None
+    stalled: bool
 
     @classmethod
     def of(cls, task: Task) -> TaskView:
         return cls(task.status, task.progress, task.error, task.attempt, tuple(task.earlier), task.duration,
-                   task.fail_at, task.started_s, task.finished_s)
+                   task.fail_at, task.started_s, task.finished_s, task.stall_at, task.stall_for, task.stalled_from,
+                   task.stalled_until, task.stalled)
 
     @property
     def shown(self) -> tuple[Any, ...]:
         """What a viewer sees of a task: a change here must be reported."""
-        return self.status, self.progress, self.error, self.attempt
+        return self.status, self.progress, self.error, self.attempt, self.stalled
 
     def as_attempt(self) -> Attempt:
         return Attempt(number=self.attempt, duration=self.duration, progress=self.progress,
@@ -157,6 +171,7 @@ class Op:
     new_run: bool = False  # start, reset, restoring an older snapshot: the tasks are new ones
     restart: bool = False  # a fresh simulator took over the run: versions start again
     retried: frozenset[int] = frozenset()  # failed tasks legitimately sent back to pending
+    one_task: int | None = None  # the task a per-task command acted on: no other may change
 
 
 def stored(sim: Simulator) -> tuple[Run, list[Task]]:
@@ -168,19 +183,27 @@ def stored(sim: Simulator) -> tuple[Run, list[Task]]:
         run.state, run.finished_s = RunState.INTERRUPTED, run.elapsed_s
         for task in tasks:
             if task.status == TaskStatus.RUNNING:
-                task.status = TaskStatus.INTERRUPTED
+                task.status, task.stalled = TaskStatus.INTERRUPTED, False
     return run, tasks
 
 
 def step_to_the_end(sim: Simulator) -> None:
-    """Step an active run for as long as its unfinished tasks would take one after the other, in 20-odd steps:
-    a run still active after that is stuck."""
+    """Step an active run for as long as its unfinished tasks would take one after the other (hangs included, or up
+    to the time limit), in 20-odd steps: a run still active after that is stuck."""
     left = [task for task in sim.tasks if not task.status.finished]
-    dt = max(sum(task.duration * (1 - task.progress / 100) for task in left) / sim.run.settings.speed / 20, 1e-3)
+    limit = sim.run.settings.task_timeout or float('inf')
+    dt = max(sum(min(limit, _time_left(task)) for task in left) / sim.run.settings.speed / 20, 1e-3)
     for _ in range(20 + len(left) + 2):
         sim.step(dt)
         if not sim.active:
             return
+
+
+def _time_left(task: Task) -> float:
+    """Simulated seconds a task still needs at most: the rest of its work, and its hang unless it is over (a hang
+    for good needs forever; only the time limit ends it)."""
+    hang = 0.0 if task.stall_at is None or task.stalled_until is not None else task.stall_for
+    return float('inf') if hang is None else task.duration * (1 - task.progress / 100) + hang
 
 
 def expected_retry(tasks: list[tuple[TaskStatus, str | None]], ids: list[int] | None,
@@ -197,7 +220,8 @@ def expected_retry(tasks: list[tuple[TaskStatus, str | None]], ids: list[int] | 
 
 
 TALLY = {'sequences': 0, 'steps': 0, 'started': 0, 'refused': 0, 'retried': 0, 'interrupted': 0, 'resumed': 0,
-         'restarts': 0, 'restored': 0, 'completed_runs': 0}
+         'restarts': 0, 'restored': 0, 'completed_runs': 0, 'tasks_cancelled': 0, 'tasks_retried': 0,
+         'stalls_seen': 0, 'time_outs_seen': 0}
 
 
 class SimulatorMachine(RuleBasedStateMachine):
@@ -399,13 +423,61 @@ class SimulatorMachine(RuleBasedStateMachine):
         else:
             assert self.sim.run.elapsed_s == elapsed + max(dt, 0.0)
 
+    @rule(data=st.data())
+    def cancel_one_task(self, data: st.DataObject) -> None:
+        """Cancel one task: mostly one that can be, now and then one that cannot (finished, unknown, no run)."""
+        op = self._begin('cancel_task')
+        sim = self.sim
+        unfinished = [task.id for task in sim.tasks if not task.status.finished]
+        anything = st.integers(-2, sim.total + 2)
+        task_id = data.draw(st.sampled_from(unfinished) | anything if unfinished else anything, label='task')
+        can = sim.active and 0 <= task_id < sim.total and not sim.tasks[task_id].status.finished
+        try:
+            task = sim.cancel_task(task_id)
+        except (TaskStateError, RetryError):
+            assert not can, f'cancel_task({task_id}) refused, yet it could be cancelled'
+            self._refused()
+            return
+        assert can, f'cancel_task({task_id}) must be refused'
+        assert task.status == TaskStatus.CANCELLED and task.progress == self.prev.tasks[task_id].progress
+        op.one_task = task_id
+        TALLY['tasks_cancelled'] += 1
+
+    @rule(data=st.data())
+    def retry_one_task(self, data: st.DataObject) -> None:
+        """Retry one task, while the run goes on or after it: mostly a failed or cancelled one."""
+        op = self._begin('retry_task')
+        sim = self.sim
+        ended = [task.id for task in sim.tasks if task.status in {TaskStatus.FAILED, TaskStatus.CANCELLED}]
+        anything = st.integers(-2, sim.total + 2)
+        task_id = data.draw(st.sampled_from(ended) | anything if ended else anything, label='task')
+        can = sim.run is not None and sim.state != RunState.INTERRUPTED and 0 <= task_id < sim.total and \
+            sim.tasks[task_id].status in {TaskStatus.FAILED, TaskStatus.CANCELLED}
+        try:
+            task = sim.retry_task(task_id)
+        except (TaskStateError, RetryError):
+            assert not can, f'retry_task({task_id}) refused, yet it could go again'
+            self._refused()
+            return
+        assert can, f'retry_task({task_id}) must be refused'
+        assert task.attempt == self.prev.tasks[task_id].attempt + 1 and sim.active
+        op.one_task, op.retried = task_id, frozenset({task_id})
+        TALLY['tasks_retried'] += 1
+
     @rule()
     def run_to_the_end(self) -> None:
-        """Liveness: an active run ends within the time its unfinished tasks take one after the other."""
+        """Liveness: an active run ends within the time its unfinished tasks take one after the other, once the
+        tasks that would hang for good with no time limit to end them are cancelled (as a user would)."""
         self._begin('finish')
         sim = self.sim
         if not sim.active:
             return
+        if sim.run.settings.task_timeout is None:
+            for task in sim.tasks:
+                if task.stall_at is not None and task.stall_for is None and not task.status.finished:
+                    sim.cancel_task(task.id)
+            if not sim.active:
+                return
         step_to_the_end(sim)
         assert not sim.active, f'the run is stuck: {sim.counts}, {[TaskView.of(t) for t in sim.tasks]}'
         assert sim.state == RunState.COMPLETED
@@ -472,10 +544,19 @@ class SimulatorMachine(RuleBasedStateMachine):
             assert task.attempt == len(task.earlier) + 1, where
             assert [a.number for a in task.earlier] == list(range(1, task.attempt)), where
             assert (task.error is not None) == (task.status == TaskStatus.FAILED), where
+            assert not task.stalled or task.status == TaskStatus.RUNNING, f'a stalled task runs: {where}'
+            if task.stall_at is None:
+                assert (task.stall_for, task.stalled_from, task.stalled_until) == (None, None, None), where
+            elif task.stalled_from is not None and task.stalled_until is None and not task.status.finished:
+                assert task.progress == task.stall_at, f'a hanging task stands where it hangs: {where}'
+            self._check_stall_and_limit(task, where)
             if task.status == TaskStatus.PENDING:
                 assert task.progress == 0 and task.started_s is None and task.finished_s is None, where
             elif task.status == TaskStatus.COMPLETED:
                 assert task.progress == 100 and task.fail_at is None and task.finished_s is not None, where
+            elif task.status == TaskStatus.FAILED and task.error == self._timeout_error():
+                TALLY['time_outs_seen'] += 1
+                assert task.progress < (task.fail_at or 100), where
             elif task.status == TaskStatus.FAILED:
                 assert task.progress == task.fail_at and task.error == failure_message(task.fail_at), where
             elif task.status in {TaskStatus.RUNNING, TaskStatus.INTERRUPTED}:
@@ -486,6 +567,38 @@ class SimulatorMachine(RuleBasedStateMachine):
             if self.sim.run is not None and task.status != TaskStatus.PENDING:
                 settings = self.sim.run.settings
                 assert settings.min_duration <= task.duration <= settings.max_duration, where
+
+    def _timeout_error(self) -> str | None:
+        run = self.sim.run
+        return None if run is None or run.settings.task_timeout is None else timeout_message(run.settings.task_timeout)
+
+    def _check_stall_and_limit(self, task: Task, where: str) -> None:
+        """On the simulator's own arithmetic (simulated seconds of the run): a flag only strictly after the rule's
+        limit, no flag missing past it (give or take a rounding), no running task past the time limit."""
+        run = self.sim.run
+        if task.status != TaskStatus.RUNNING:
+            return
+        now, start = run.elapsed_s * run.settings.speed, task.started_s * run.settings.speed
+        if run.settings.task_timeout is not None:
+            assert now < start + run.settings.task_timeout, f'a task outlived the time limit: {where}'
+        if task.stall_at is None or task.stalled_from is None or task.stalled_until is not None:
+            assert not task.stalled, where
+            return
+        limit = start + task.stall_at * task.duration / 100 + stall_after_s(task.duration)
+        if task.stalled:
+            TALLY['stalls_seen'] += 1
+            assert now > limit, f'flagged stalled before the rule says: {where}'
+        else:
+            assert now <= limit + 1e-9 * (1 + abs(limit)), f'stood still past the rule, not flagged: {where}'
+
+    @invariant()
+    def per_task_control_changes_no_other_task(self) -> None:
+        if self.op.one_task is None:
+            return
+        now = View.of(self.sim)
+        for i, (before, after) in enumerate(zip(self.prev.tasks, now.tasks, strict=True)):
+            if i != self.op.one_task and before != after:
+                assert before.status == TaskStatus.PENDING, f'{self.op.name} changed task {i}: {before} -> {after}'
 
     @invariant()
     def at_most_one_run_is_active(self) -> None:
@@ -534,7 +647,7 @@ class SimulatorMachine(RuleBasedStateMachine):
             assert now.run[4] >= prev.run[4], 'elapsed time went back'
         for before, after in zip(prev.tasks, now.tasks, strict=True):
             where = f'{op.name}: {before} -> {after}'
-            if before.status == TaskStatus.FAILED and after.attempt != before.attempt:
+            if before.status in {TaskStatus.FAILED, TaskStatus.CANCELLED} and after.attempt != before.attempt:
                 assert after.attempt == before.attempt + 1, where
                 assert after.status in {TaskStatus.PENDING, TaskStatus.RUNNING} and after.progress == 0, where
                 assert after.earlier == (*before.earlier, before.as_attempt()), 'the earlier attempt is kept'
@@ -545,7 +658,8 @@ class SimulatorMachine(RuleBasedStateMachine):
             if before.status in FINISHED:
                 assert after == before, f'a finished task changed: {where}'
             if before.status != TaskStatus.PENDING:
-                assert (after.duration, after.fail_at) == (before.duration, before.fail_at), where
+                assert (after.duration, after.fail_at, after.stall_at, after.stall_for) == (
+                    before.duration, before.fail_at, before.stall_at, before.stall_for), where
         moved = {i for i, (b, a) in enumerate(zip(prev.tasks, now.tasks, strict=True)) if a.attempt != b.attempt}
         assert moved == set(op.retried), f'only the tasks retried start a new attempt: {moved} vs {set(op.retried)}'
 
@@ -590,4 +704,5 @@ def run_counted(machine: type, tally: dict[str, int], figures, *, sequences: int
 
 def test_random_sequences_keep_every_invariant_of_the_simulator(figures) -> None:
     run_counted(SimulatorMachine, TALLY, figures, sequences=SEQUENCES, steps=STEPS_PER_SEQUENCE, must_happen=(
-        'started', 'refused', 'retried', 'interrupted', 'resumed', 'restarts', 'restored', 'completed_runs'))
+        'started', 'refused', 'retried', 'interrupted', 'resumed', 'restarts', 'restored', 'completed_runs',
+        'tasks_cancelled', 'tasks_retried', 'stalls_seen', 'time_outs_seen'))
