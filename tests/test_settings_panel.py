@@ -250,7 +250,7 @@ async def test_stalls_and_a_time_limit_travel_in_a_link_and_start_a_run_with_the
     panel_user.find('Start with these settings').click()
     assert sim.run.settings == RunSettings(tasks=200, stall_rate=0.1, task_timeout=90, seed=5)
     await panel_user.should_see('In force: 200 tasks, about 20 % fail, about 10 % hang, 30-120 s each at 1x, '
-                                'timed out after 90 s.')
+                                'time limit 90 s.')
 
 
 @pytest.mark.parametrize('sim', [{'task_timeout': 60, 'stall_rate': 0.25}], indirect=True)
@@ -302,10 +302,10 @@ async def test_the_board_opens_the_panel_from_a_link_and_updates_it_on_a_run(use
     (RunSettings(tasks=10_000, failure_rate=1, min_duration=0.5, max_duration=7200),
      'Next run: 10,000 tasks, all fail, 0.5-7,200 s each at 1x, random seed'),
     (RunSettings(tasks=200, stall_rate=0.1, task_timeout=90, concurrency=20, speed=10),
-     'Next run: 200 tasks, about 20 % fail, about 10 % hang, 30-120 s each at 10x, timed out after 90 s, '
+     'Next run: 200 tasks, about 20 % fail, about 10 % hang, 30-120 s each at 10x, time limit 90 s, '
      'at most 20 at once, random seed'),
     (RunSettings(stall_rate=1, task_timeout=0.5),
-     'Next run: 50 tasks, about 20 % fail, all hang, 30-120 s each at 1x, timed out after 0.5 s, random seed'),
+     'Next run: 50 tasks, about 20 % fail, all hang, 30-120 s each at 1x, time limit 0.5 s, random seed'),
 ])
 def test_the_next_run_in_plain_words(settings, line):
     assert next_run_line(settings) == line

@@ -77,7 +77,7 @@ def next_run_line(settings: RunSettings) -> str:
 
 def described(settings: RunSettings) -> str:
     """Everything but the seed: "1,000 tasks, about 20 % fail, 30-120 s each at 10x, at most 10 at once"; hangs
-    and a time limit only when there are any: "..., about 10 % hang, 30-120 s each at 10x, timed out after 90 s"."""
+    and a time limit only when there are any: "..., about 10 % hang, 30-120 s each at 10x, time limit 90 s"."""
     count = f'{settings.tasks:,} task{"" if settings.tasks == 1 else "s"}'
     parts = [count, _share(settings.failure_rate, 'fail')]
     if settings.stall_rate:
@@ -86,7 +86,7 @@ def described(settings: RunSettings) -> str:
     lasting = f'{low} s each' if low == high else f'{low}-{high} s each'
     parts.append(f'{lasting} at {_number(settings.speed)}x')
     if settings.task_timeout is not None:
-        parts.append(f'timed out after {_number(settings.task_timeout)} s')
+        parts.append(f'time limit {_number(settings.task_timeout)} s')
     if settings.concurrency:
         parts.append(f'at most {settings.concurrency:,} at once')
     return ', '.join(parts)

@@ -71,3 +71,23 @@ def test_screenshots_of_idle_mid_run_and_finished_in_light_and_dark(open_page, b
     dark = pages[('dark', 1280)]
     assert 'body--dark' in dark.evaluate('document.body.className'), 'dark mode follows the system setting'
     assert 'body--dark' not in pages[('light', 1280)].evaluate('document.body.className')
+
+
+SETTLED = """async (y) => {
+  window.scrollTo(0, y);
+  const seen = [];
+  for (let i = 0; i < 40; i++) {
+    await new Promise(resolve => requestAnimationFrame(resolve));
+    seen.push([window.scrollY, document.documentElement.scrollHeight]);
+  }
+  return seen.slice(10);
+}"""
+
+
+@pytest.mark.parametrize('y', [25, 40, 64])
+def test_a_page_scrolled_a_little_stays_where_it_is(open_page, y):
+    """The compact header shortens the page as it scrolls; with the browser's scroll anchoring on, the scroll
+    position was moved back, the header grew again, and the page flipped between two heights for good."""
+    page = open_page(width=1280, height=700)
+    frames = page.evaluate(SETTLED, y)
+    assert len({tuple(frame) for frame in frames}) == 1, f'the page keeps moving: {frames}'
