@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from . import __version__
+from . import __version__, disconnects
 from .api import install_error_handlers, install_routes
 from .driver import Driver
 from .history import SqliteHistory
@@ -102,6 +102,7 @@ def _serve(services: Services, settings: Settings) -> None:
     install_security(app, allowed_origins=settings.cors_origins)
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                        allow_methods=['GET', 'POST'], allow_headers=['Authorization', 'Content-Type'])
+    disconnects.install(app)  # outside everything, NiceGUI's middlewares (added by ui.run) included
     # Quasar's loading bar shows (an unnamed progressbar) whenever the page fetches anything; the board has its own
     app.config.quasar_config['loadingBar']['skipHijack'] = True
 
