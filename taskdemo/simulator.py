@@ -79,6 +79,7 @@ class Simulator:
         self._log: deque[Change] = deque(maxlen=CHANGE_LOG_LENGTH)
         self._waiting: deque[int] = deque()  # pending tasks of the active run, in the order they will start
         self._stalled: set[int] = set()  # ids of the tasks flagged `stalled`
+        self._stalled_view: frozenset[int] | None = None  # the same, as handed out; None once a flag has moved
         self._runs_started = 0
         self._set_tasks(self.settings.tasks)
 
@@ -104,7 +105,9 @@ class Simulator:
     @property
     def stalled_ids(self) -> frozenset[int]:
         """The running tasks that have not moved for longer than their `stall_after_s`."""
-        return frozenset(self._stalled)
+        if self._stalled_view is None:  # read after every change by the recorder and the pages: copied once per flip
+            self._stalled_view = frozenset(self._stalled)
+        return self._stalled_view
 
     @property
     def newest_run_id(self) -> int:
@@ -191,7 +194,7 @@ class Simulator:
             setattr(self.counts, COUNT_FIELD[task.status], getattr(self.counts, COUNT_FIELD[task.status]) + 1)
         for task in tasks:  # only a running task can be stalled (a stored one may have been cut off while it was)
             task.stalled = task.stalled and task.status == TaskStatus.RUNNING
-        self._stalled = {task.id for task in tasks if task.stalled}
+        self._track_stalled(task.id for task in tasks if task.stalled)
         self._due.clear()
         self._waiting = deque(task.id for task in tasks if task.status == TaskStatus.PENDING)
         self.number_runs_after(run.id)
@@ -469,6 +472,10 @@ class Simulator:
         if stalled != task.stalled:
             task.stalled = stalled
             (self._stalled.add if stalled else self._stalled.discard)(task.id)
+            self._stalled_view = None
+
+    def _track_stalled(self, ids: Iterable[int]) -> None:
+        self._stalled, self._stalled_view = set(ids), None
 
     # ---- transitions ------------------------------------------------------------------------------------------
 
@@ -523,7 +530,7 @@ class Simulator:
     def _set_tasks(self, count: int) -> None:
         self.tasks = [Task(id=i) for i in range(count)]
         self.counts = Counts(pending=count)
-        self._stalled = set()
+        self._track_stalled(())
         self._due.clear()
         self._waiting.clear()
 

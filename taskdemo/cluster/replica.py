@@ -3,7 +3,7 @@ snapshot, then change entries, each applied at exactly the engine's version), an
 API, /ws) cannot tell it from the simulator that advances a run. `take_over` turns it into that simulator.
 
 These functions are the simulator's second writer, so they use its own bookkeeping (`_count`, `_flag_stalled`,
-`_emit`, the schedule); nothing else outside simulator.py does.
+`_track_stalled`, `_emit`, the schedule); nothing else outside simulator.py does.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def adopt(sim: Simulator, snapshot: Snapshot) -> None:
     for task in sim.tasks:
         field = COUNT_FIELD[task.status]
         setattr(sim.counts, field, getattr(sim.counts, field) + 1)
-    sim._stalled = {task.id for task in sim.tasks if task.stalled}
+    sim._track_stalled(task.id for task in sim.tasks if task.stalled)
     sim._due.clear()
     sim._waiting.clear()
     sim._log.clear()
