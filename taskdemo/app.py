@@ -68,7 +68,7 @@ def build(settings: Settings, *, sim: Simulator | None = None,
         recorder = Recorder(sim, Store(settings.data_dir, keep_runs=settings.keep_runs))
         sim.number_runs_after(recorder.store.newest_run_id())
         if (last := recorder.store.last_run()) is not None:
-            sim.restore(*last)
+            sim.restore(*last, recorder.store.events_to_restore(last[0]))
         app.on_startup(lambda: background_tasks.create(recorder.run(), name='taskdemo recorder'))
         app.on_shutdown(lambda: _stop_recording(sim, recorder))
         history = SqliteHistory(recorder)
@@ -78,7 +78,7 @@ def build(settings: Settings, *, sim: Simulator | None = None,
         driver = Driver(sim)
         app.on_startup(lambda: background_tasks.create(driver.run(), name='taskdemo driver'))
     return sim, create_root(services.view, services.commands, control_token=settings.control_token,
-                       history=services.history)
+                       history=services.history, replays=services.replays)
 
 
 def _build_cluster(sim: Simulator, settings: Settings) -> Callable[[Request], None]:
@@ -90,7 +90,7 @@ def _build_cluster(sim: Simulator, settings: Settings) -> Callable[[Request], No
     app.on_startup(lambda: background_tasks.create(node.run(), name='taskdemo cluster node'))
     app.on_shutdown(node.stop)
     return create_root(services.view, services.commands, control_token=settings.control_token,
-                       history=services.history, cluster=node)
+                       history=services.history, cluster=node, replays=services.replays)
 
 
 def _serve(services: Services, settings: Settings) -> None:

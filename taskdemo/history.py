@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .model import Task
+from .model import RunEvent, Task
 from .recorder import Recorder
 from .store import RunRow
 
@@ -25,6 +25,10 @@ class History(Protocol):
         `stalled`, as the run left it)."""
         ...
 
+    async def events(self, run_id: int) -> list[RunEvent]:
+        """What happened to the run (model.RunEvent), in order; none for a run stored before events were kept."""
+        ...
+
 
 class SqliteHistory:
     def __init__(self, recorder: Recorder) -> None:
@@ -39,3 +43,6 @@ class SqliteHistory:
 
     async def tasks(self, run_id: int) -> list[Task]:
         return await self.recorder.call(self.recorder.store.tasks, run_id)
+
+    async def events(self, run_id: int) -> list[RunEvent]:
+        return await self.recorder.call(self.recorder.store.events, run_id)

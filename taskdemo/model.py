@@ -88,6 +88,59 @@ class Run:
         return self.state in {RunState.COMPLETED, RunState.CANCELLED, RunState.INTERRUPTED}
 
 
+class EventKind(StrEnum):
+    """What happened to a run, as its event log keeps it (`RunEvent`). A task finishing or failing is not an
+    event here: the task's own times record it."""
+
+    START = 'start'
+    CANCEL = 'cancel'  # the whole run
+    COMPLETED = 'completed'  # its last unfinished task ended
+    RETRY = 'retry'  # failed tasks of a finished run went again (`tasks`)
+    CANCEL_TASK = 'cancel_task'
+    RETRY_TASK = 'retry_task'
+    INTERRUPTED = 'interrupted'  # the app stopped mid-run; `crash`: it was found so on a restart (no clean stop)
+    RESUME = 'resume'
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """One thing that happened to a run, at `at_s` (real seconds since it started, its `elapsed_s` then) and `wall`
+    (seconds since the epoch). Replays read them for what the tasks' times do not say: when a retried task joined
+    the queue again, when the run was stopped and resumed."""
+
+    at_s: float
+    kind: EventKind
+    wall: float
+    tasks: tuple[int, ...] = ()  # the tasks it named (retry, cancel_task, retry_task)
+    crash: bool = False  # INTERRUPTED only: the run was found running in the store after the app stopped
+
+    def as_dict(self) -> dict:
+        return {'at_s': self.at_s, 'kind': self.kind.value, 'wall': self.wall, 'tasks': list(self.tasks),
+                'crash': self.crash}
+
+    @classmethod
+    def of(cls, record: dict) -> RunEvent:
+        return cls(at_s=record['at_s'], kind=EventKind(record['kind']), wall=record['wall'],
+                   tasks=tuple(record.get('tasks', ())), crash=bool(record.get('crash', False)))
+
+
+# the run's state after each kind of event (a retried task of a finished run makes it run again)
+STATE_AFTER = {
+    EventKind.START: RunState.RUNNING, EventKind.CANCEL: RunState.CANCELLED, EventKind.COMPLETED: RunState.COMPLETED,
+    EventKind.RETRY: RunState.RUNNING, EventKind.RETRY_TASK: RunState.RUNNING,
+    EventKind.INTERRUPTED: RunState.INTERRUPTED, EventKind.RESUME: RunState.RUNNING,
+}
+
+
+def crash_noted(run: Run, events: list[RunEvent]) -> list[RunEvent]:
+    """The events of a run as a restart gives it back: one found interrupted whose log does not end so was cut off
+    without a clean stop (a crash, a kill), and gets the interruption it could not write, at its last saved moment."""
+    if run.state == RunState.INTERRUPTED and (not events or events[-1].kind != EventKind.INTERRUPTED):
+        return [*events, RunEvent(at_s=run.elapsed_s, kind=EventKind.INTERRUPTED, wall=run.started_at + run.elapsed_s,
+                                  crash=True)]
+    return list(events)
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """What one transition changed: the ids of tasks whose display changed (`transitions`: those whose status
@@ -106,6 +159,19 @@ class RunActiveError(RuntimeError):
 
 
 ProgressFunction = Callable[[Task, float], int]
+
+
+def failed_ids(tasks: list[Task], error: str | None = None) -> list[int]:
+    """Ids of the failed tasks, or of those that failed with exactly `error`."""
+    return [task.id for task in tasks if task.status == TaskStatus.FAILED and (error is None or task.error == error)]
+
+
+def error_groups(tasks: list[Task]) -> list[tuple[str, list[int]]]:
+    """The failed tasks grouped by error message, the largest group first."""
+    groups: dict[str, list[int]] = {}
+    for task_id in failed_ids(tasks):
+        groups.setdefault(tasks[task_id].error or 'failed', []).append(task_id)
+    return sorted(groups.items(), key=lambda group: (-len(group[1]), group[0]))
 
 
 def stall_after_s(duration: float) -> float:

@@ -99,7 +99,7 @@ def moment(sim: RunView) -> dict[str, Any]:
     run = sim.run
     stalled = stalled_tasks(sim)
     return {
-        'elapsed_s': round(run.elapsed_s, 3) if run else None,
+        'elapsed_s': run.elapsed_s if run else None,  # exact: a replay asked for this moment shows this board
         'eta_s': _rounded(insight.eta_s(sim)),
         'throughput_per_min': _rounded(insight.throughput_per_min(sim)),
         'stalled': len(stalled),

@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from .simulator import Change, Simulator
-from .store import Batch, Store, attempt_rows, task_row
+from .store import Batch, Store, attempt_rows, event_row, task_row
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class Recorder:
         self._run_dirty = False
         self._whole_run = False
         self._stalled: frozenset[int] = frozenset()  # the tasks flagged stalled as of the last change
+        self._events_of = (0, 0)  # (run id, how many of its events have gone to the writer)
         self._last_progress_flush = clock()
         self._unwritten = Unwritten()  # rows a write could not store; touched only on the writer thread
         sim.subscribe(self._on_change)
@@ -59,7 +60,7 @@ class Recorder:
             if self.sim.run is None:  # a reset: after a restart, too, the board is idle
                 self._submit(Batch(reset_after=self.sim.newest_run_id))
             else:  # a new run's row (settings, seed) goes at once, so that it exists before it makes progress
-                self._submit(Batch(runs=[self._run_row()]))
+                self._submit(Batch(runs=[self._run_row()], events=self._new_events()))
             return
         self._urgent |= change.transitions | moved
         self._progress |= change.tasks - change.transitions
@@ -125,7 +126,9 @@ class Recorder:
             if percent_only and run.settings.stall_rate:  # ... unless they have hung: their hang's times moved too
                 hung = {i for i in percent_only if self.sim.tasks[i].stalled_from is not None}
                 whole, percent_only = whole | hung, percent_only - hung
-        if not whole and not percent_only and not self._run_dirty and not (include_progress and self.sim.active):
+        events = self._new_events()
+        if not whole and not percent_only and not self._run_dirty and not events and \
+                not (include_progress and self.sim.active):
             return None  # nothing new (a running run's row is rewritten with progress, for its elapsed time)
         self._urgent = set()
         if include_progress:
@@ -134,7 +137,19 @@ class Recorder:
         tasks, changed = self.sim.tasks, sorted(whole)
         return Batch(runs=[self._run_row()], tasks=[task_row(run.id, tasks[i]) for i in changed],
                      percents=[(run.id, i, tasks[i].progress) for i in sorted(percent_only)],
-                     attempts=[row for i in changed for row in attempt_rows(run.id, tasks[i])])
+                     attempts=[row for i in changed for row in attempt_rows(run.id, tasks[i])], events=events)
+
+    def _new_events(self) -> list[tuple]:
+        """The run's events not yet handed to the writer (all of them, the first time a run is seen)."""
+        run = self.sim.run
+        if run is None:
+            return []
+        known_run, written = self._events_of
+        if known_run != run.id:
+            written = 0
+        events = self.sim.events
+        self._events_of = (run.id, len(events))
+        return [event_row(run.id, seq, events[seq]) for seq in range(written, len(events))]
 
     def _run_row(self) -> tuple:
         run, counts = self.sim.run, self.sim.counts
@@ -180,6 +195,7 @@ class Unwritten:
         self.tasks: dict[tuple[int, int], tuple] = {}
         self.percents: dict[tuple[int, int], tuple] = {}
         self.attempts: dict[tuple[int, int, int], tuple] = {}
+        self.events: dict[tuple[int, int], tuple] = {}
         self.reset_after: int | None = None
 
     def keep(self, batch: Batch) -> None:
@@ -194,13 +210,14 @@ class Unwritten:
             else:
                 self.percents[run_id, task_id] = (run_id, task_id, progress)
         self.attempts.update((row[:3], row) for row in batch.attempts)
+        self.events.update((row[:2], row) for row in batch.events)
         if batch.reset_after is not None:
             self.reset_after = max(self.reset_after or 0, batch.reset_after)
 
     def batch(self) -> Batch:
         return Batch(runs=list(self.runs.values()), tasks=list(self.tasks.values()),
                      percents=list(self.percents.values()), attempts=list(self.attempts.values()),
-                     reset_after=self.reset_after)
+                     events=list(self.events.values()), reset_after=self.reset_after)
 
 
 def _log_failure(future: Future) -> None:

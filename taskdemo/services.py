@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 from .control import Commands, LocalCommands
 from .history import History
 from .protocol import StatusCache
+from .replays import Replays
 from .settings import Settings
 from .simulator import Simulator
 from .stream import STREAM_INTERVAL_S, Broadcaster
@@ -31,6 +32,11 @@ class Services:
     settings: Settings  # the server's: the control token
     history: History | None = None  # None: no data folder
     cluster: ClusterInfo | None = None  # None: one process on its own (no --redis)
+    replays: Replays = None  # type: ignore[assignment]  # made from the view and the history
+
+    def __post_init__(self) -> None:
+        if self.replays is None:
+            self.replays = Replays(self.view, self.history)
 
 
 class ClusterInfo(Protocol):
@@ -78,6 +84,10 @@ def get_history(services: Annotated[Services, Depends(get_services)]) -> History
     return services.history
 
 
+def get_replays(services: Annotated[Services, Depends(get_services)]) -> Replays:
+    return services.replays
+
+
 def get_cluster(services: Annotated[Services, Depends(get_services)]) -> ClusterInfo | None:
     return services.cluster
 
@@ -90,3 +100,4 @@ StatusesDep = Annotated[StatusCache, Depends(get_statuses)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HistoryDep = Annotated[History | None, Depends(get_history)]
 ClusterDep = Annotated[ClusterInfo | None, Depends(get_cluster)]
+ReplaysDep = Annotated[Replays, Depends(get_replays)]

@@ -26,12 +26,16 @@ from .model import (
     Attempt,
     Change,
     Counts,
+    EventKind,
     ProgressFunction,
     Run,
     RunActiveError,
+    RunEvent,
     RunState,
     Task,
     TaskStatus,
+    error_groups,
+    failed_ids,
     failure_message,
     linear_progress,
     plan_retry,
@@ -48,6 +52,8 @@ __all__ = ['Attempt', 'Change', 'Counts', 'RetryError', 'Run', 'RunActiveError',
 log = logging.getLogger(__name__)
 
 CHANGE_LOG_LENGTH = 256
+END_EVENT = {RunState.COMPLETED: EventKind.COMPLETED, RunState.CANCELLED: EventKind.CANCEL,
+             RunState.INTERRUPTED: EventKind.INTERRUPTED}
 
 
 class RetryError(ValueError):
@@ -80,6 +86,7 @@ class Simulator:
         self._waiting: deque[int] = deque()  # pending tasks of the active run, in the order they will start
         self._stalled: set[int] = set()  # ids of the tasks flagged `stalled`
         self._stalled_view: frozenset[int] | None = None  # the same, as handed out; None once a flag has moved
+        self.events: list[RunEvent] = []  # what happened to the run shown, in order (read-only for everyone else)
         self._runs_started = 0
         self._set_tasks(self.settings.tasks)
 
@@ -152,6 +159,7 @@ class Simulator:
         seed = chosen.seed if chosen.seed is not None else self._rng.randrange(2**32)
         self._runs_started += 1
         self.run = Run(id=self._runs_started, settings=chosen, seed=seed, started_at=self._clock())
+        self.events = [RunEvent(at_s=0.0, kind=EventKind.START, wall=self.run.started_at)]
         self.settings = chosen if chosen.seed == self._default_seed else replace(chosen, seed=self._default_seed)
         self._set_tasks(chosen.tasks)
         self.tasks = plan_tasks(chosen, seed)
@@ -165,6 +173,7 @@ class Simulator:
         """Cancel any active run and put every task back to pending at 0 %."""
         self.cancel()
         self.run = None
+        self.events = []
         self._set_tasks(self.settings.tasks)
         self._emit(structure=True)
 
@@ -183,10 +192,11 @@ class Simulator:
         self._emit(tasks=changed, transitions=changed, run=True)
         return True
 
-    def restore(self, run: Run, tasks: list[Task]) -> None:
-        """Show a run that was stored (the last one, after a restart). Later runs are numbered after it, and take
-        its settings but not its seed (as after start)."""
+    def restore(self, run: Run, tasks: list[Task], events: Iterable[RunEvent] = ()) -> None:
+        """Show a run that was stored (the last one, after a restart), with what had happened to it (`events`).
+        Later runs are numbered after it, and take its settings but not its seed (as after start)."""
         self.run = run
+        self.events = list(events)
         self.settings = replace(run.settings, seed=self._default_seed)
         self.tasks = tasks
         self.counts = Counts()
@@ -225,10 +235,17 @@ class Simulator:
             return False
         run.state = RunState.RUNNING
         run.finished_s = None
+        # stopped cleanly (`interrupt`), every task stands where its start says: it goes on as if never stopped, and
+        # a replay of it is exact. Found cut off (a crash; or a log without the stop, from before events), its
+        # percents were saved at other moments than its clock: each task's start is moved to fit its percent
+        last = self.events[-1] if self.events else None
+        clean = last is not None and last.kind == EventKind.INTERRUPTED and not last.crash
+        self._event(EventKind.RESUME)
         resumed = [task for task in self.tasks if task.status == TaskStatus.INTERRUPTED]
         for task in resumed:
             self._count(task, TaskStatus.RUNNING)
-            _rebase(task, run.elapsed_s, run.settings.speed)
+            if not clean:
+                _rebase(task, run.elapsed_s, run.settings.speed)
             self._schedule(task)
         ids = [task.id for task in resumed] + self._fill_slots()
         self._emit(tasks=ids, transitions=ids, run=True)
@@ -237,15 +254,11 @@ class Simulator:
 
     def failed_tasks(self, error: str | None = None) -> list[int]:
         """Ids of the failed tasks, or of those that failed with exactly `error`."""
-        return [task.id for task in self.tasks
-                if task.status == TaskStatus.FAILED and (error is None or task.error == error)]
+        return failed_ids(self.tasks, error)
 
     def error_groups(self) -> list[tuple[str, list[int]]]:
         """The failed tasks grouped by error message, the largest group first."""
-        groups: dict[str, list[int]] = {}
-        for task_id in self.failed_tasks():
-            groups.setdefault(self.tasks[task_id].error or 'failed', []).append(task_id)
-        return sorted(groups.items(), key=lambda group: (-len(group[1]), group[0]))
+        return error_groups(self.tasks)
 
     def retry(self, task_ids: Iterable[int] | None = None, *, error: str | None = None) -> list[int]:
         """Run failed tasks of the finished run again, in place, as their next attempt; returns their ids.
@@ -276,7 +289,7 @@ class Simulator:
                 raise RetryError(f'only failed tasks can be retried; task {_listed(not_failed)} did not fail')
             if not ids:
                 raise RetryError('no task ids were given')
-        self._requeue(ids)
+        self._requeue(ids, EventKind.RETRY)
         return ids
 
     def cancel_task(self, task_id: int) -> Task:
@@ -295,6 +308,7 @@ class Simulator:
         else:
             self._waiting.remove(task_id)
         self._finish(task, TaskStatus.CANCELLED)
+        self._event(EventKind.CANCEL_TASK, (task_id,))
         ids = [task_id, *self._fill_slots()]
         ended = self.counts.finished == self.total
         if ended:
@@ -313,7 +327,7 @@ class Simulator:
         if task.status not in {TaskStatus.FAILED, TaskStatus.CANCELLED}:
             raise RetryError(f'only a failed or cancelled task can be retried; task {task_id} is '
                              f'{_described_status(task)}')
-        self._requeue([task_id])
+        self._requeue([task_id], EventKind.RETRY_TASK)
         return task
 
     def _task(self, task_id: int) -> Task:
@@ -322,10 +336,11 @@ class Simulator:
                              if self.tasks else f'there is no task {task_id}: there are no tasks')
         return self.tasks[task_id]
 
-    def _requeue(self, ids: list[int]) -> None:
+    def _requeue(self, ids: list[int], kind: EventKind) -> None:
         """Make finished tasks pending again as their next attempt; they start as slots allow."""
         run = self.run
         assert run is not None
+        self._event(kind, tuple(ids))
         for task_id in ids:
             task = self.tasks[task_id]
             task.earlier.append(Attempt(number=task.attempt, duration=task.duration, progress=task.progress,
@@ -449,16 +464,18 @@ class Simulator:
             flag = hung and now > start + hang + stall_after_s(duration)
             flagged = flag != task.stalled
             self._flag_stalled(task, flag)
+            # due: summed as the checks above sum it ((start + hang) + ...), so that at the moment it is due they agree
+            # to the last bit (start + (hang + limit) may round one way, (start + hang) + limit the other)
             if not hung:
-                next_change = (percent + 1) * duration / 100 + (0.0 if task.stalled_from is None else length)
+                due = start + (percent + 1) * duration / 100 + (0.0 if task.stalled_from is None else length)
             elif flag:
-                next_change = hang + length
+                due = start + hang + length
             else:  # the first moment that is strictly later than the stall rule's limit
-                next_change = min(hang + length, math.nextafter(hang + stall_after_s(duration), math.inf))
+                due = min(start + hang + length, math.nextafter(start + hang + stall_after_s(duration), math.inf))
             if timeout is not None:
-                next_change = min(next_change, timeout)
-            if next_change < math.inf:
-                later.append((start + next_change, task.id))
+                due = min(due, start + timeout)
+            if due < math.inf:
+                later.append((due, task.id))
             if percent != before or flagged:
                 changed.append(task.id)
             return
@@ -526,6 +543,11 @@ class Simulator:
         assert self.run is not None
         self.run.state = state
         self.run.finished_s = self.run.elapsed_s
+        self._event(END_EVENT[state])
+
+    def _event(self, kind: EventKind, tasks: tuple[int, ...] = ()) -> None:
+        assert self.run is not None
+        self.events.append(RunEvent(at_s=self.run.elapsed_s, kind=kind, wall=self._clock(), tasks=tasks))
 
     def _set_tasks(self, count: int) -> None:
         self.tasks = [Task(id=i) for i in range(count)]

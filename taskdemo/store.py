@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from .datadir import DataDirError, DataDirLock, check_writable, move_aside
-from .model import MAX_EARLIER
+from .model import MAX_EARLIER, EventKind, RunEvent, crash_noted
 from .schema import SCHEMA_VERSION, NewerSchema, prepare, stored_version
 from .settings import RunSettings
 from .simulator import Attempt, Run, RunState, Task, TaskStatus, plan_tasks
 
-__all__ = ['Batch', 'DataDirError', 'RunRow', 'Store', 'attempt_rows', 'task_row']
+__all__ = ['Batch', 'DataDirError', 'RunRow', 'Store', 'attempt_rows', 'event_row', 'task_row']
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,21 @@ TASK_COLUMNS = ('id', 'status', 'progress', 'duration', 'fail_at', 'started_s', 
 STALL_COLUMNS = {'stall_at': 'INTEGER', 'stall_for': 'REAL', 'stalled_from': 'REAL', 'stalled_until': 'REAL',
                  'stalled': 'INTEGER NOT NULL DEFAULT 0'}
 ATTEMPT_COLUMNS = ('task_id', 'number', 'duration', 'progress', 'started_s', 'finished_s', 'error')
+EVENT_COLUMNS = ('seq', 'at_s', 'kind', 'wall', 'tasks', 'crash')
+# a run's events (model.RunEvent): a table of its own, made when missing, like the stall columns: the taskdemo
+# before it opens such a database all the same, and its runs simply have no events
+EVENTS_TABLE = """
+CREATE TABLE IF NOT EXISTS events (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    at_s REAL NOT NULL,
+    kind TEXT NOT NULL,
+    wall REAL NOT NULL,
+    tasks TEXT NOT NULL DEFAULT '[]',
+    crash INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID
+"""
 
 
 class Corrupt(sqlite3.DatabaseError):
@@ -55,6 +70,7 @@ class Batch:
 
     runs: RUN_COLUMNS rows; tasks: run_id + TASK_COLUMNS; percents: (run_id, id, progress) of stored tasks whose
     percent alone changed; attempts: run_id + ATTEMPT_COLUMNS, each written once (earlier attempts never change);
+    events: run_id + EVENT_COLUMNS, each written once too;
     reset_after: the board was reset after this run (a restart then shows an idle board, not that run).
     """
 
@@ -62,6 +78,7 @@ class Batch:
     tasks: list[tuple] = field(default_factory=list)
     percents: list[tuple] = field(default_factory=list)
     attempts: list[tuple] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)
     reset_after: int | None = None
 
 
@@ -86,6 +103,11 @@ class RunRow:
 
     def as_dict(self) -> dict[str, Any]:
         return {**{name: getattr(self, name) for name in RUN_COLUMNS}, 'success_rate': self.success_rate}
+
+    def as_run(self) -> Run:
+        """The run as the simulator knows runs (as stored: one cut off by a crash still says running)."""
+        return Run(id=self.id, settings=RunSettings(**self.settings), seed=self.seed, started_at=self.started_at,
+                   elapsed_s=self.elapsed_s, state=RunState(self.state), finished_s=self.finished_s)
 
 
 class Store:
@@ -129,6 +151,7 @@ class Store:
             db.execute('PRAGMA foreign_keys=ON')
             prepare(db)
             _add_stall_columns(db)
+            db.execute(EVENTS_TABLE)
         except BaseException:
             db.close()
             raise
@@ -166,6 +189,9 @@ class Store:
             self._db.executemany(
                 f'INSERT OR IGNORE INTO attempts (run_id, {", ".join(ATTEMPT_COLUMNS)}) '
                 f'VALUES (?, {", ".join("?" * len(ATTEMPT_COLUMNS))})', batch.attempts)
+            self._db.executemany(
+                f'INSERT OR IGNORE INTO events (run_id, {", ".join(EVENT_COLUMNS)}) '
+                f'VALUES (?, {", ".join("?" * len(EVENT_COLUMNS))})', batch.events)
             if batch.reset_after is not None:
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('reset_after_run', ?)", (batch.reset_after,))
 
@@ -200,6 +226,18 @@ class Store:
                      finished_s=r[6], error=r[7], attempt=r[8], stall_at=r[9], stall_for=r[10], stalled_from=r[11],
                      stalled_until=r[12], stalled=bool(r[13]),
                      earlier=earlier.get(r[0], [])[-earlier_limit if earlier_limit else None:]) for r in rows]
+
+    def events(self, run_id: int) -> list[RunEvent]:
+        """What happened to the run, in order (none for a run stored by the taskdemo before events)."""
+        rows = self._db.execute(f'SELECT {", ".join(EVENT_COLUMNS[1:])} FROM events WHERE run_id = ? ORDER BY seq',
+                                (run_id,))
+        return [RunEvent(at_s=at_s, kind=EventKind(kind), wall=wall, tasks=tuple(json.loads(tasks)), crash=bool(crash))
+                for at_s, kind, wall, tasks, crash in rows]
+
+    def events_to_restore(self, run: Run) -> list[RunEvent]:
+        """The events of `run` as `last_run` gave it back: one found interrupted whose log does not end so was
+        cut off without a clean stop (a crash, a kill), and gets the interruption it could not write."""
+        return crash_noted(run, self.events(run.id))
 
     def newest_run_id(self) -> int:
         """The number of the newest run on disk (0 when there is none): new runs are numbered after it."""
@@ -261,6 +299,11 @@ def attempt_rows(run_id: int, task: Task) -> list[tuple]:
     """The task's earlier attempts as the attempts table holds them (run_id, then ATTEMPT_COLUMNS)."""
     return [(run_id, task.id, a.number, a.duration, a.progress, a.started_s, a.finished_s, a.error)
             for a in task.earlier]
+
+
+def event_row(run_id: int, seq: int, event: RunEvent) -> tuple:
+    """An event as the events table holds it (run_id, then EVENT_COLUMNS)."""
+    return (run_id, seq, event.at_s, event.kind.value, event.wall, json.dumps(list(event.tasks)), int(event.crash))
 
 
 def _add_stall_columns(db: sqlite3.Connection) -> None:

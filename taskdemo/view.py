@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from .model import Change, Counts, Run, RunState, Task
+from .model import Change, Counts, Run, RunEvent, RunState, Task
 from .settings import RunSettings
 
 
@@ -28,6 +28,12 @@ class RunView(Protocol):
 
     @property
     def counts(self) -> Counts: ...
+
+    @property
+    def events(self) -> list[RunEvent]:
+        """What happened to the run shown so far (model.RunEvent), in order: what a replay of it needs besides its
+        tasks. Empty without a run."""
+        ...
 
     @property
     def version(self) -> int: ...

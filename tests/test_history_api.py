@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -11,24 +10,12 @@ from fastapi import FastAPI
 
 from taskdemo.api import install_api, install_error_handlers
 from taskdemo.history import SqliteHistory
-from taskdemo.recorder import Recorder
 from taskdemo.routes.history import EXPORT_COLUMNS
 from taskdemo.settings import RunSettings, Settings
-from taskdemo.simulator import Simulator, Task, TaskStatus
-from taskdemo.store import RunRow, Store
+from taskdemo.simulator import Task, TaskStatus
+from taskdemo.store import RunRow
 
 from .helpers import finish
-
-
-@pytest.fixture
-async def recorded(sim: Simulator, tmp_path) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
-    recorder = Recorder(sim, Store(tmp_path, keep_runs=5))
-    app = FastAPI()
-    install_api(app, sim, Settings(), history=SqliteHistory(recorder))
-    install_error_handlers(app)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
-        yield client, recorder
-    recorder.close()
 
 
 async def test_runs_lists_past_runs_newest_first_with_counts_and_success_rate(recorded, sim):

@@ -5,6 +5,11 @@ apply in order at exactly the simulator's versions). After each tick, and after 
 Redis in one fenced script, with a fresh snapshot at least once a second and with every new run or reset. A tick
 whose entries could not be published is not followed by another: the engine does not advance a run it cannot
 publish. It stops at once when its lease is overdue by its own clock, or when Redis says it was fenced off.
+
+The run's events (model.RunEvent) travel with it: all of them in every snapshot and in the run's history record,
+and in each change entry the ones added since the entry before (few runs have more than a handful; most entries
+carry none). A run that ends and is replaced before the next publish (a reset of a running run cancels it, then
+clears the board, in one command) is still written to the history as it ended.
 """
 from __future__ import annotations
 
@@ -19,12 +24,12 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from ..control import ControlError, execute
-from ..model import Change
+from ..model import Change, Run, RunEvent, Task
 from ..simulator import Simulator
 from . import scripts
 from .lease import Lease
 from .link import BLOCK_MS, UNREACHABLE, Link, raise_if_cancelled
-from .wire import Entry, Snapshot, change_data, clock_of, dumps, tasks_text
+from .wire import Entry, Snapshot, change_data, clock_of, dumps, events_text, new_events, tasks_text
 
 log = logging.getLogger('taskdemo.cluster')
 
@@ -63,6 +68,8 @@ class Engine:
         self._tick_at = float('-inf')
         self._last_step = clock()
         self._command_after = command_after
+        self._events_sent = len(sim.events)  # the run's events that entries (or the next snapshot) carry
+        self._ended: Ended | None = None  # the run as it last ended, until a publish has stored it
         self._lock = asyncio.Lock()
         self._publish = link.fast.register_script(scripts.PUBLISH)
         sim.subscribe(self._on_change)
@@ -79,14 +86,22 @@ class Engine:
     # ---- changes -> entries -------------------------------------------------------------------------------------
 
     def _on_change(self, change: Change) -> None:
-        epoch = self.lease.epoch or 0
+        epoch, sim = self.lease.epoch or 0, self.sim
         if change.structure:
             self._pending.append(Entry(change.version, epoch, 'structure', {}))
             self._structure = True
+            self._events_sent = len(sim.events)  # a new list (or none): the snapshot written with this has them all
         else:
-            data = change_data(self.sim.tasks, self.sim.run, change)
+            first = self._events_sent
+            added = new_events(first, sim.events[first:]) if len(sim.events) > first else None
+            self._events_sent = len(sim.events)
+            data = change_data(sim.tasks, sim.run, change, added)
             self._pending.append(Entry(change.version, epoch, 'change', data))
             self._structure = self._structure or change.run
+            if change.run and sim.run is not None and sim.run.finished:
+                # kept by reference: the simulator replaces (never changes) a finished run's tasks and events when
+                # a new run or a reset comes, and anything that changes them first ends the run again
+                self._ended = Ended(sim.run, sim.tasks, sim.events, dumps(history_row(sim)))
         if change.structure or change.run:
             self._last_step = self._clock()  # a run that starts between two ticks counts its time from now
 
@@ -102,12 +117,12 @@ class Engine:
             entries = list(self._pending)
             snapshot = self._structure or (self.sim.active and now - self._snapshot_at >= SNAPSHOT_EVERY_S)
             self._structure = False  # a change made while this publish waits sets it again
-            args: list[Any] = [self.lease.epoch, STREAM_LENGTH, len(entries)]
+            keys = self.link.keys
+            args: list[Any] = [self.lease.epoch, STREAM_LENGTH, keys.prefix, self.keep_runs, command_id, len(entries)]
             for entry in entries:
                 args += [entry.version, entry.kind, dumps(entry.data)]
-            args += self._snapshot_args() if snapshot else ['0', '', '', '', '', 0]
-            args += [self.link.keys.prefix, command_id]
-            keys = self.link.keys
+            ended = self._ended
+            args += self._snapshot_args(ended) if snapshot else ['0', '', '', '', *self._runs_args(ended, None)]
             try:
                 last = await self._publish(keys=[keys.epoch, keys.changes, keys.snapshot, keys.runs], args=args)
             except ResponseError as error:
@@ -122,18 +137,32 @@ class Engine:
                 raise Unpublished(str(error)) from None
             self.link.ok()
             del self._pending[:len(entries)]
+            if self._ended is ended:
+                self._ended = None
             if snapshot:
                 self._snapshot_at = now
             self._tick_at = now
             self.published_version, self.published_entry = entries[-1].version, last
 
-    def _snapshot_args(self) -> list[Any]:
+    def _snapshot_args(self, ended: Ended | None) -> list[Any]:
+        """The snapshot, then the runs to store in the history: the current one, and one that ended and was
+        replaced since the last publish."""
         sim, run = self.sim, self.sim.run
         snapshot = Snapshot(version=sim.version, epoch=self.lease.epoch or 0, run=run, settings=sim.settings,
                             runs_started=sim.newest_run_id, tasks=sim.tasks, saved_at=self._wall())
         tasks = tasks_text(sim.tasks) if run is not None else ''
-        row = '' if run is None else dumps(history_row(sim))
-        return ['1', snapshot.meta(), tasks, '' if run is None else str(run.id), row, self.keep_runs]
+        events = events_text(sim.events)
+        current = None if run is None else (run.id, dumps(history_row(sim)), '', events)
+        return ['1', snapshot.meta(), tasks, events, *self._runs_args(ended, current)]
+
+    @staticmethod
+    def _runs_args(ended: Ended | None, current: tuple | None) -> list[Any]:
+        """The runs to store: `current` (its tasks '' stand for the snapshot's), after `ended` unless that is the
+        same run (then `current` is newer)."""
+        runs = [] if ended is None or (current is not None and current[0] == ended.run.id) else [ended.args()]
+        if current is not None:
+            runs.append(current)
+        return [len(runs), *(value for run in runs for value in run)]
 
     # ---- the two loops --------------------------------------------------------------------------------------
 
@@ -212,6 +241,17 @@ class Engine:
                 .expire(key, REPLY_LIFETIME_S).execute()
         except UNREACHABLE:
             pass  # the sender answers 503 when no reply comes
+
+
+class Ended:
+    """A run as it ended (its history row then, its tasks and events), to be stored even if a reset or a new run
+    replaces it before the next publish."""
+
+    def __init__(self, run: Run, tasks: list[Task], events: list[RunEvent], row: str) -> None:
+        self.run, self.tasks, self.events, self.row = run, tasks, events, row
+
+    def args(self) -> tuple:
+        return self.run.id, self.row, tasks_text(self.tasks), events_text(self.events)
 
 
 def history_row(sim: Simulator) -> dict[str, Any]:

@@ -1,16 +1,17 @@
-"""Past runs in cluster mode: the engine keeps each run's row and tasks in Redis (written with its snapshots, at
-least once a second while it runs and again when it ends) and drops runs beyond `keep_runs`; any process reads
-them here for `/runs`, exports and the History panel. A missing Redis answers 503, not a 500."""
+"""Past runs in cluster mode: the engine keeps each run's row, tasks and events in Redis (written with its
+snapshots, at least once a second while it runs and again when it ends) and drops runs beyond `keep_runs`; any
+process reads them here for `/runs`, exports, the History panel and replays. A missing Redis answers 503, not a
+500."""
 from __future__ import annotations
 
 import json
 
 from fastapi import HTTPException
 
-from ..model import Task
+from ..model import RunEvent, Task
 from ..store import RunRow
 from .link import UNREACHABLE, Link
-from .wire import tasks_of
+from .wire import events_of, tasks_of
 
 
 class RedisHistory:
@@ -43,6 +44,14 @@ class RedisHistory:
         except UNREACHABLE as error:
             raise _away(self.link, error) from None
         return tasks_of(text) if text else []
+
+    async def events(self, run_id: int) -> list[RunEvent]:
+        """The run's events, in order; none for a run stored before events were kept (or not stored)."""
+        try:
+            text = await self.link.fast.hget(self.link.keys.run(run_id), 'events')
+        except UNREACHABLE as error:
+            raise _away(self.link, error) from None
+        return events_of(text)
 
 
 def _away(link: Link, error: BaseException) -> HTTPException:

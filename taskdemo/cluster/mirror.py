@@ -41,7 +41,8 @@ class Mirror:
         values = await self.link.fast.hgetall(self.link.keys.snapshot)
         if 'meta' not in values or (following and self.paused):
             return False
-        snapshot = Snapshot.parse(values['meta'], values.get('tasks'), values.get('entry', '0-0'))
+        snapshot = Snapshot.parse(values['meta'], values.get('tasks'), values.get('entry', '0-0'),
+                                  values.get('events'))
         if self.epoch is not None and snapshot.epoch != self.epoch:
             self.moved_at = self._wall()
         adopt(self.sim, snapshot)

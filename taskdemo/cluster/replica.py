@@ -3,7 +3,7 @@ snapshot, then change entries, each applied at exactly the engine's version), an
 API, /ws) cannot tell it from the simulator that advances a run. `take_over` turns it into that simulator.
 
 These functions are the simulator's second writer, so they use its own bookkeeping (`_count`, `_flag_stalled`,
-`_track_stalled`, `_emit`, the schedule); nothing else outside simulator.py does.
+`_track_stalled`, `_emit`, the schedule, the event log `events`); nothing else outside simulator.py does.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections import deque
 
 from ..model import COUNT_FIELD, Counts, RunState, TaskStatus
 from ..simulator import Simulator
-from .wire import Entry, Snapshot, task_of
+from .wire import Entry, Snapshot, event_of, task_of
 
 
 class Gap(Exception):
@@ -23,6 +23,7 @@ def adopt(sim: Simulator, snapshot: Snapshot) -> None:
     sim.run = snapshot.run
     sim.settings = snapshot.settings
     sim.tasks = snapshot.tasks
+    sim.events = list(snapshot.events)
     sim.counts = Counts()
     for task in sim.tasks:
         field = COUNT_FIELD[task.status]
@@ -46,6 +47,9 @@ def apply(sim: Simulator, entry: Entry) -> None:
     if entry.kind != 'change' or entry.version != sim.version + 1:
         raise Gap(f'a {entry.kind} entry at version {entry.version}, mirrored {sim.version}')
     data, tasks = entry.data, sim.tasks
+    added = data.get('e')  # [how many events the run had before, then the new ones]
+    if added is not None and added[0] != len(sim.events):
+        raise Gap(f'events from {added[0]} on, mirrored {len(sim.events)}')
     changed: list[int] = []
     for record in data['w']:
         task = task_of(record)
@@ -61,6 +65,8 @@ def apply(sim: Simulator, entry: Entry) -> None:
             task = tasks[first + offset]
             task.progress = percent
             changed.append(task.id)
+    if added is not None:
+        sim.events.extend(event_of(record) for record in added[1:])
     _set_clock(sim, data.get('c'))
     sim._emit(tasks=changed, transitions=data['x'], run=bool(data.get('r')))
 
@@ -74,17 +80,30 @@ def _set_clock(sim: Simulator, clock: list | None) -> None:
 
 
 def take_over(sim: Simulator, *, away_s: float, resume_limit_s: float) -> bool:
-    """Go on with the mirrored run as its engine: running tasks carry on from their last percent as their plan
-    says; waiting ones wait in order. A run whose engine was gone longer than `resume_limit_s` is interrupted
-    instead, to be resumed by hand (as after a crash). Returns True when the run was interrupted."""
+    """Go on with the mirrored run as its engine. Returns True when the run was interrupted instead, to be resumed
+    by hand: its engine was gone longer than `resume_limit_s`.
+
+    The run's log says what happened, through the simulator's own methods: the run was interrupted at the moment
+    the old engine's last entry showed (`Simulator.interrupt`), and resumed at that same moment at once
+    (`Simulator.resume`: a RESUME event; an interrupted run's clock stands still, and its engine was gone for
+    `away_s`), or later by hand. A replay marks the takeover there, and is exact across it: a clean
+    interruption, not one marked `crash`, because `crash` tells `Simulator.resume` and the replay that the state
+    left behind may not agree with its clock (a single process's store writes percents and clock up to 1.5 s
+    apart), so every running task's start must be moved to fit its percent, and the board before that moment
+    can no longer be told exactly. A mirror holds one published version, whose percents and clock agree as a
+    clean stop leaves them: it goes on as if the engine had never stopped (every task's hang and time-out as its
+    plan says, see tests/cluster/test_task_commands.py), which moving starts would spoil for no gain. What the
+    old engine advanced but could not publish was never shown anywhere but on its own pages, and is not the run.
+
+    Waiting tasks wait in the order of their ids (the old engine's queue is not mirrored). A run that was not
+    running (finished, or stopped cleanly) is left as it is, with its log.
+    """
     sim._due.clear()
     sim._waiting = deque(task.id for task in sim.tasks if task.status == TaskStatus.PENDING)
     if not sim.active:
         return False
+    sim.interrupt()
     if away_s > resume_limit_s:
-        return sim.interrupt()
-    for task in sim.tasks:
-        if task.status == TaskStatus.RUNNING:
-            sim._schedule(task)
-    sim._fill_slots()
+        return True
+    sim.resume()
     return False

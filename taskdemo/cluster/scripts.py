@@ -6,7 +6,8 @@
 - PUBLISH: the engine's only write. It checks the epoch first, so an engine that was paused past its lease and
   wakes up writes nothing: the script answers FENCED and the engine steps down. Then it appends the change
   entries to the stream (capped with MAXLEN ~), and, when asked, stores the snapshot (naming the entry it is
-  current to), the run's history row and tasks, the newest handled command, and drops runs beyond retention.
+  current to), each run's history row, tasks and events, the newest handled command, and drops runs beyond
+  retention.
 """
 from __future__ import annotations
 
@@ -33,40 +34,52 @@ return 0
 """
 
 # KEYS: epoch, changes, snapshot, runs
-# ARGV: epoch, maxlen, entry count, (version, kind, data) per entry, then snapshot flag, meta, tasks, run id
-#       ('' for none), run row, runs to keep, key prefix, newest handled command id ('' for none)
+# ARGV: epoch, maxlen, key prefix, runs to keep, newest handled command id ('' for none), entry count, then
+#       (version, kind, data) per entry, then the snapshot: flag ('1' to store one), meta, tasks, events, then the
+#       runs to store in the history: their count, then (run id, row, tasks, events) per run, where tasks '' stands
+#       for the snapshot's tasks (the current run's, often 400 kB at 10,000 tasks: sent once)
 PUBLISH = """
 local current = redis.call('GET', KEYS[1])
 if current ~= ARGV[1] then
   return redis.error_reply('FENCED epoch ' .. tostring(current) .. ' is newer than ' .. ARGV[1])
 end
-local count = tonumber(ARGV[3])
+local prefix = ARGV[3]
+local count = tonumber(ARGV[6])
 local last = false
-local at = 4
+local at = 7
 for i = 1, count do
   last = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*',
                     'v', ARGV[at], 'e', ARGV[1], 'k', ARGV[at + 1], 'd', ARGV[at + 2])
   at = at + 3
 end
+local snapshot_tasks = ARGV[at + 2]
 if ARGV[at] == '1' then
-  redis.call('HSET', KEYS[3], 'meta', ARGV[at + 1], 'tasks', ARGV[at + 2], 'entry', last or '0-0')
-  local run_id = ARGV[at + 3]
-  if run_id ~= '' then
-    local run_key = ARGV[at + 6] .. 'run:' .. run_id
-    redis.call('HSET', run_key, 'row', ARGV[at + 4], 'tasks', ARGV[at + 2])
-    redis.call('ZADD', KEYS[4], tonumber(run_id), run_id)
-    local keep = tonumber(ARGV[at + 5])
-    local extra = redis.call('ZCARD', KEYS[4]) - keep
-    if extra > 0 then
-      for _, old in ipairs(redis.call('ZRANGE', KEYS[4], 0, extra - 1)) do
-        redis.call('DEL', ARGV[at + 6] .. 'run:' .. old)
-      end
-      redis.call('ZREMRANGEBYRANK', KEYS[4], 0, extra - 1)
+  redis.call('HSET', KEYS[3], 'meta', ARGV[at + 1], 'tasks', snapshot_tasks, 'events', ARGV[at + 3],
+             'entry', last or '0-0')
+end
+local runs = tonumber(ARGV[at + 4])
+at = at + 5
+for i = 1, runs do
+  local run_id = ARGV[at]
+  local tasks = ARGV[at + 2]
+  if tasks == '' then
+    tasks = snapshot_tasks
+  end
+  redis.call('HSET', prefix .. 'run:' .. run_id, 'row', ARGV[at + 1], 'tasks', tasks, 'events', ARGV[at + 3])
+  redis.call('ZADD', KEYS[4], tonumber(run_id), run_id)
+  at = at + 4
+end
+if runs > 0 then
+  local extra = redis.call('ZCARD', KEYS[4]) - tonumber(ARGV[4])
+  if extra > 0 then
+    for _, old in ipairs(redis.call('ZRANGE', KEYS[4], 0, extra - 1)) do
+      redis.call('DEL', prefix .. 'run:' .. old)
     end
+    redis.call('ZREMRANGEBYRANK', KEYS[4], 0, extra - 1)
   end
 end
-if ARGV[at + 7] ~= '' then
-  redis.call('HSET', KEYS[3], 'command', ARGV[at + 7])
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[3], 'command', ARGV[5])
 end
 return last
 """

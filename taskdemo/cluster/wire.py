@@ -2,16 +2,18 @@
 
 A change entry is one simulator Change: the run's clock and state, every task whose status changed (or that has
 hung) as a whole record, and the running tasks whose percent alone changed as runs of consecutive ids, `[first_id,
-percent, percent, ...]`, the encoding `/ws?mode=changes` uses (about four bytes a task). A snapshot is the whole
-state: the run, the settings in force, every task as a whole record, the version it is current to.
+percent, percent, ...]`, the encoding `/ws?mode=changes` uses (about four bytes a task), and the run's events
+(model.RunEvent) added since the entry before, if any (most entries add none, and carry no key for them). A snapshot
+is the whole state: the run, the settings in force, every task as a whole record, every event of the run, the
+version it is current to.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import Attempt, Change, Run, RunState, Task, TaskStatus
+from ..model import Attempt, Change, EventKind, Run, RunEvent, RunState, Task, TaskStatus
 from ..settings import RunSettings
 
 STATUSES = list(TaskStatus)
@@ -86,6 +88,38 @@ def tasks_of(text: str) -> list[Task]:
     return tasks
 
 
+def event_record(event: RunEvent) -> list:
+    """An event as one list, `[at_s, kind, wall]`, then its tasks, then 1 when it is a crash: only as long as it
+    needs to be (most events name no task)."""
+    record = [event.at_s, event.kind.value, event.wall]
+    if event.tasks or event.crash:
+        record.append(list(event.tasks))
+    if event.crash:
+        record.append(1)
+    return record
+
+
+def event_of(record: list) -> RunEvent:
+    at_s, kind, wall, *rest = record
+    return RunEvent(at_s=at_s, kind=EventKind(kind), wall=wall, tasks=tuple(rest[0]) if rest else (),
+                    crash=len(rest) > 1 and bool(rest[1]))
+
+
+def events_text(events: list[RunEvent]) -> str:
+    return dumps([event_record(event) for event in events])
+
+
+def events_of(text: str | None) -> list[RunEvent]:
+    """The events of `events_text`; none for no text (a snapshot or a run stored by a taskdemo before events)."""
+    return [event_of(record) for record in json.loads(text)] if text else []
+
+
+def new_events(first: int, events: list[RunEvent]) -> list:
+    """The events an entry adds: `[first, record, record, ...]`, where `first` is how many the run had before
+    them (a mirror that holds another number has missed some, and reloads the snapshot)."""
+    return [first, *(event_record(event) for event in events)]
+
+
 def run_record(run: Run | None) -> dict[str, Any] | None:
     if run is None:
         return None
@@ -128,8 +162,9 @@ class Entry:
         return int(self.id.split('-')[0]) if self.id else 0
 
 
-def change_data(tasks: list[Task], run: Run | None, change: Change) -> dict[str, Any]:
-    """A Change as an entry's data, read off the tasks at the moment it happened."""
+def change_data(tasks: list[Task], run: Run | None, change: Change, events: list | None = None) -> dict[str, Any]:
+    """A Change as an entry's data, read off the tasks at the moment it happened, with the run's events it added
+    (`new_events`, under 'e'; no key when it added none)."""
     whole, running = [], []
     previous = -2
     for i in sorted(change.tasks):
@@ -145,6 +180,8 @@ def change_data(tasks: list[Task], run: Run | None, change: Change) -> dict[str,
     data: dict[str, Any] = {'c': clock_of(run), 'w': whole, 'p': running, 'x': sorted(change.transitions)}
     if change.run:
         data['r'] = 1
+    if events:
+        data['e'] = events
     return data
 
 
@@ -160,6 +197,7 @@ class Snapshot:
     tasks: list[Task]
     entry: str = '0-0'  # the stream entry this is current to
     saved_at: float = 0.0  # wall clock of the engine when it wrote this
+    events: list[RunEvent] = field(default_factory=list)  # of the run, every one (stored beside meta and tasks)
 
     def meta(self) -> str:
         return dumps({'v': self.version, 'e': self.epoch, 'run': run_record(self.run),
@@ -167,9 +205,10 @@ class Snapshot:
                       'saved_at': self.saved_at, 'n': len(self.tasks)})
 
     @classmethod
-    def parse(cls, meta: str, tasks: str | None, entry: str) -> Snapshot:
+    def parse(cls, meta: str, tasks: str | None, entry: str, events: str | None = None) -> Snapshot:
         values = json.loads(meta)
         settings = RunSettings(**values['settings'])
         task_list = tasks_of(tasks) if tasks else [Task(id=i) for i in range(values['n'])]
         return cls(version=values['v'], epoch=values['e'], run=run_of(values['run']), settings=settings,
-                   runs_started=values['runs_started'], tasks=task_list, entry=entry, saved_at=values['saved_at'])
+                   runs_started=values['runs_started'], tasks=task_list, entry=entry, saved_at=values['saved_at'],
+                   events=events_of(events))

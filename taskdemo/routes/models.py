@@ -109,6 +109,20 @@ class StatusReply(BaseModel):
                                      'the same version show the same state')
 
 
+
+class StateReply(StatusReply):
+    """`GET /runs/{run_id}/state?at=`: the board of a run at one moment, in the `/status` shape, plus which moment
+    and whether the store could say it exactly."""
+
+    streams: None = Field(description='always null: a moment replayed has no `/ws` clients of its own (how many '
+                                      'listen now is in `/status`)')
+    version: None = Field(description='always null: a moment replayed is not a state of the live simulator')
+    at: float = Field(description='the moment shown, in seconds since the run started (as `elapsed_s`)')
+    exact: bool = Field(description='false only where the store could not say exactly (the app stopped without a '
+                                    'clean shutdown before this moment, or a run stored before taskdemo kept events)')
+    note: str = Field(description='why the moment is not exact, and by how much it may be off; empty when exact')
+
+
 CONTROL_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {'model': Problem, 'description': 'a control token is set and this request did not carry it'},
 }

@@ -31,7 +31,7 @@ class RunControls:
         self._token = control_token
         self.unlocked = control_token is None
         self.cancelled_here = False  # this page cancelled the run that ended last (so it needs no notification)
-        with ui.column().classes('items-end gap-0 grow'):
+        with ui.column().classes('items-end gap-0 grow') as self.root:  # hidden while the page replays a run
             with ui.row().classes('items-center justify-end gap-2') as self.row:
                 self._outcome = ui.label().classes('text-sm font-medium counter').mark('outcome')
                 self._resume = ui.button('Resume', on_click=self.resume, icon='play_arrow').mark('resume')

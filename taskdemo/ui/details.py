@@ -85,7 +85,9 @@ class TaskDetails:
     the task's Cancel and Retry (enabled while `may_control()`: the page has the control token, or needs none)."""
 
     def __init__(self, sim: RunView, commands: Commands | None = None, *,
-                 may_control: Callable[[], bool] = lambda: True) -> None:
+                 may_control: Callable[[], bool] = lambda: True, ticking: bool = True) -> None:
+        """`ticking`: a running task's time goes on while it is open (not so for a replayed moment, which stands
+        still: no timer then)."""
         self._sim = sim
         self.task_id: int | None = None
         with ui.dialog() as self._dialog, ui.card().classes('w-full max-w-2xl').mark('details'):
@@ -99,13 +101,17 @@ class TaskDetails:
                 self._history.add_slot(f'body-cell-{name}', MOMENT)
         self._dialog.on('hide', self._forget)
         # a task that stands still changes nothing, so no change says how long it has: look once a second, while open
-        self._timer = ui.timer(1.0, self._tick, active=False)
+        self._timer = ui.timer(1.0, self._tick, active=False) if ticking else None
 
     def open(self, task_id: int) -> None:
         self.task_id = task_id
         self.update()
         self._dialog.open()
-        self._timer.activate()
+        if self._timer is not None:
+            self._timer.activate()
+
+    def close(self) -> None:
+        self._dialog.close()
 
     def follow(self, changed: frozenset[int], structure: bool) -> None:
         """Called on every simulator change: refresh if the task shown changed, or runs (its time goes on)."""
@@ -147,6 +153,7 @@ class TaskDetails:
 
     def _forget(self) -> None:
         self.task_id = None
-        self._timer.deactivate()
+        if self._timer is not None:
+            self._timer.deactivate()
         if self._actions is not None:
             self._actions.close()

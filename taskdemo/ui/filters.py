@@ -17,13 +17,18 @@ from .states import CODES, STALLED_CODE, STALLED_WORD, WORDS
 ALWAYS = (TaskStatus.RUNNING, TaskStatus.COMPLETED, TaskStatus.FAILED)
 WHEN_PRESENT = (TaskStatus.PENDING, TaskStatus.CANCELLED, TaskStatus.INTERRUPTED)
 STALLED = 'stalled'  # the Stalled chip's value
+PENDING = TaskStatus.PENDING.value
 ORDER = (TaskStatus.RUNNING.value, STALLED, *(status.value for status in ALWAYS[1:] + WHEN_PRESENT))  # the chips
 SHOWN_ALWAYS = {status.value for status in ALWAYS}
 
 
 class FilterChips:
-    def __init__(self, sim: RunView, grid: TaskGrid, model: RunModel) -> None:
+    def __init__(self, sim: RunView, grid: TaskGrid, model: RunModel, *, sticky: bool = True) -> None:
+        """`sticky`: a chip shown during a run stays until it ends. A replayed board has no such memory (a scrub
+        back and forth must not leave chips behind): its chips are those of the moment, and Pending while the run
+        is going, as a page that watched it from its start keeps it (every task waits at first)."""
         self._sim = sim
+        self._sticky = sticky
         self._grid = grid
         self._model = model
         self._kept: set[str] = set()  # chips shown since before the run started: they stay until it ends
@@ -46,9 +51,10 @@ class FilterChips:
         if self._was_active and not self._sim.active:
             self._kept.clear()  # the run ended: chips at 0 may go
         self._was_active = self._sim.active
+        kept = self._kept if self._sticky else {PENDING} if self._sim.active else set()
         for value in ORDER:
             count = self._count(value)
-            if value in SHOWN_ALWAYS or count or chosen == value or value in self._kept:
+            if value in SHOWN_ALWAYS or count or chosen == value or value in kept:
                 options[value] = f'{_word(value)} {count:,}'
                 self._kept.add(value)
         return options

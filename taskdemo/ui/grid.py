@@ -16,7 +16,8 @@ SMALL_GRID_MAX = 50  # up to this many tasks: 5 columns on narrow screens, 10 fr
 
 
 class TaskGrid(ui.element, component='task_grid.js', dependencies=['grid_keys.js', 'grid_cards.js']):
-    def __init__(self, sim: RunView, *, on_open: Callable[[int], None] = lambda _: None) -> None:
+    def __init__(self, sim: RunView, *, on_open: Callable[[int], None] = lambda _: None, anchor: str = 'tasks') -> None:
+        """`anchor`: the grid's id in the page, which the skip link goes to (one per grid shown at a time)."""
         super().__init__()
         self._sim = sim
         self._on_open = on_open
@@ -24,6 +25,7 @@ class TaskGrid(ui.element, component='task_grid.js', dependencies=['grid_keys.js
         self.shown: range | set[int] = range(0)  # the tasks the browser has on screen, as it last told us
         self._props['states'] = STATE_TABLE
         self._props['stall'] = STALLED_BADGE
+        self._props['anchor'] = anchor
         self.on('range', self._handle_range)
         self.on('open', self._handle_open)
         self.rebuild()

@@ -3,6 +3,7 @@ timed out or stalled, its final grid and its timeline (stalls hatched), or downl
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 
 from nicegui import events, ui
@@ -110,8 +111,12 @@ def run_seconds(row: RunRow) -> float:
 
 
 class HistoryPanel:
-    def __init__(self, history: History) -> None:
+    """`on_replay(run_id)`: what "Replay this run" in a run's dialog does (the board replays it); without it the
+    dialog has no such button."""
+
+    def __init__(self, history: History, *, on_replay: Callable[[int], Awaitable[None]] | None = None) -> None:
         self._history = history
+        self._on_replay = on_replay
         with ui.expansion('History', icon='history').classes('w-full').mark('history') as self._expansion:
             self._table = ui.table(columns=COLUMNS, rows=[], row_key='id', pagination=10) \
                 .classes('history-table w-full').props('flat dense wrap-cells').mark('history-table')
@@ -141,9 +146,19 @@ class HistoryPanel:
             if stalls := stall_text(row, tasks):
                 ui.label(stalls).classes('text-base').mark('run-stalls')
             ui.label(settings_text(row.settings, row.seed)).classes('text-sm').mark('run-settings')
+            if self._on_replay is not None:
+                ui.button('Replay this run', icon='slow_motion_video',
+                          on_click=lambda: self._replay(dialog, row.id)) \
+                    .props(f'outline no-caps aria-label="Replay run {row.id} on the board"').mark('run-replay')
             TaskGrid(stored).mark('stored-grid')  # read-only: nothing ever sends it changes
             ui.label('Timeline: one bar per attempt; a striped part: the task stood still (stalled).') \
                 .classes('text-sm font-semibold')
             past_timeline(tasks, run_seconds(row), row.settings.get('speed', 1.0)).mark('run-timeline')
         dialog.on('hide', dialog.delete)
         dialog.open()
+
+    async def _replay(self, dialog: ui.dialog, run_id: int) -> None:
+        """Close the dialog, and the board replays the run (from its end: the board as the dialog showed it)."""
+        dialog.close()
+        assert self._on_replay is not None
+        await self._on_replay(run_id)

@@ -1,9 +1,13 @@
 """The page: `create_root(view, commands)` makes the function NiceGUI calls for every visitor. Each visitor gets a
 `Board` that reads the run from `view`, changes it only through `commands`, subscribes to the changes the view's
-one `Fanout` passes on (unsubscribed with the tab), and redraws only what changed."""
+one `Fanout` passes on (unsubscribed with the tab), and redraws only what changed.
+
+Its replay bar (replay_control.py) puts the board back at any moment of a run: a replayed board then stands in
+place of the live one (which goes on following the live run, hidden), until the page is live again. A link to a
+moment (`/?run=12&at=95.5`) opens the page replaying it."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from nicegui import background_tasks, ui
@@ -12,6 +16,7 @@ from starlette.requests import Request
 from ..control import Commands
 from ..history import History
 from ..model import Change, RunState
+from ..replays import Replays
 from ..view import RunView
 from .cluster_bar import ClusterState, cluster_parts
 from .controls import RunControls
@@ -21,6 +26,9 @@ from .filters import FilterChips
 from .grid import TaskGrid
 from .history import HistoryPanel
 from .progress import RunProgress
+from .replay_board import ANCHOR
+from .replay_control import ReplayControl
+from .replay_text import link_moment
 from .settings_panel import SettingsPanel
 from .summary import RunSummary, summary_line
 from .timeline import Timeline
@@ -29,40 +37,46 @@ from .titles import TITLE
 PRIMARY = '#1d4ed8'  # NiceGUI's default blue carries white text at only 3:1; this one at 6.7:1
 NEGATIVE = '#b91c1c'
 POSITIVE = '#15803d'
-STYLES = ('board.css', 'grid.css', 'panels.css')  # the page around the grid; the cards; the panels and dialogs
+STYLES = ('board.css', 'grid.css', 'panels.css', 'replay.css')  # the page; the cards; the panels; the replay bar
 CSS = '\n'.join((Path(__file__).parent / name).read_text() for name in STYLES)
 
 
 def create_root(view: RunView, commands: Commands, *, control_token: str | None = None,
                 history: History | None = None, fanout: Fanout | None = None,
-                cluster: ClusterState | None = None) -> Callable[[Request], None]:
+                cluster: ClusterState | None = None,
+                replays: Replays | None = None) -> Callable[[Request], Awaitable[None]]:
     """The page function; every page hears the view's changes through `fanout`. Without one given, it is made with
-    the first page: bindings to its model are then made in the NiceGUI app that serves the page (tests reset it)."""
-    def root(request: Request) -> None:
+    the first page: bindings to its model are then made in the NiceGUI app that serves the page (tests reset it).
+    `replays` (the app's, or one for these pages) makes the replays the pages scrub."""
+    replays = replays or Replays(view, history)
+
+    async def root(request: Request) -> None:
         nonlocal fanout
         fanout = fanout or Fanout(view)
-        Board(view, commands, fanout, control_token=control_token, history=history, query=request.query_params,
-              cluster=cluster)
+        board = Board(view, commands, fanout, control_token=control_token, history=history,
+                      query=request.query_params, cluster=cluster, replays=replays, base_url=str(request.base_url))
+        await board.open_link()  # before the page is sent: a link to a moment opens on it, not on the live board
     return root
 
 
 class Board:
     def __init__(self, view: RunView, commands: Commands, fanout: Fanout, *, control_token: str | None = None,
                  history: History | None = None, query: Mapping[str, str] | None = None,
-                 cluster: ClusterState | None = None) -> None:
+                 cluster: ClusterState | None = None, replays: Replays | None = None, base_url: str = '') -> None:
         self._view = view
         self._fanout = fanout
+        self._query = query or {}
         self._shown_state = view.state
         self._client = ui.context.client  # changes arrive from anywhere (a timer, another tab): notify this page
         ui.page_title(TITLE)
         ui.colors(primary=PRIMARY, negative=NEGATIVE, positive=POSITIVE)
         ui.add_css(CSS)
         ui.query('.nicegui-content').classes('max-w-screen-xl mx-auto')
-        ui.link('Skip to tasks', '#tasks').classes('skip-link').mark('skip-link')
+        self._skip = ui.link('Skip to tasks', '#tasks').classes('skip-link').mark('skip-link')
         # the header (title, controls, the bar, the counters, the pace) stays in view while the grid scrolls
-        with ui.element('header').classes('board-header w-full flex flex-col gap-1').mark('header'):
+        with ui.element('header').classes('board-header w-full flex flex-col gap-1').mark('header') as header:
             cluster_footer = cluster_parts(cluster) if cluster is not None else None
-            with ui.row().classes('w-full items-center justify-between gap-2'):
+            with ui.row().classes('w-full items-center justify-between gap-2') as top:
                 ui.label(TITLE).classes('board-title font-bold').props('role=heading aria-level=1')
                 self.controls = RunControls(view, commands, fanout.model, control_token=control_token,
                                             on_unlock=self._unlocked)
@@ -70,18 +84,27 @@ class Board:
                     ui.button('Settings', icon='tune', on_click=lambda: self.settings.open()) \
                         .props('flat no-caps aria-haspopup=dialog').mark('open-settings')
             self.progress = RunProgress(view, fanout.model)
+            self._replay_header = ui.column().classes('w-full gap-0').mark('replay-header')
+            self._replay_header.visible = False
         self.settings = SettingsPanel(view, commands, query=query or {}, may_control=lambda: self.controls.unlocked)
         self.details = TaskDetails(view, commands, may_control=lambda: self.controls.unlocked)  # Cancel/Retry this task
-        self.summary = RunSummary(view, on_retry=self.controls.retry, on_open=self.details.open,
-                                  may_control=lambda: self.controls.unlocked)
-        self.filters_row = ui.row().classes('w-full')
-        self.grid = TaskGrid(view, on_open=self.details.open)
-        with self.filters_row:
-            self.filters = FilterChips(view, self.grid, fanout.model)
-        self.timeline = Timeline(view)
-        self.history = HistoryPanel(history) if history is not None else None
+        with ui.column().classes('w-full') as self._live_body:  # the live board; hidden while the page replays
+            self.summary = RunSummary(view, on_retry=self.controls.retry, on_open=self.details.open,
+                                      may_control=lambda: self.controls.unlocked)
+            self.filters_row = ui.row().classes('w-full')
+            self.grid = TaskGrid(view, on_open=self.details.open)
+            with self.filters_row:
+                self.filters = FilterChips(view, self.grid, fanout.model)
+            self.timeline = Timeline(view)
+        self._replay_body = ui.column().classes('w-full').mark('replay-body')
+        self._replay_body.visible = False
+        self.history = HistoryPanel(history, on_replay=lambda run_id: self.replaying.open(run_id)) \
+            if history is not None else None
         if cluster_footer is not None:
             cluster_footer()
+        self.replaying = ReplayControl(view, replays or Replays(view, history), top=top, header=header,
+                                       slots=(self._replay_header, self._replay_body), on_mode=self._show_replay,
+                                       base_url=base_url)
         fanout.changed.subscribe(self.on_change)
 
     def on_change(self, change: Change) -> None:
@@ -91,6 +114,7 @@ class Board:
         self.progress.update()
         if change.transitions or change.structure or stalls.moved:
             self.filters.update()
+        self.replaying.follow(change)
         if change.run:
             self.controls.update()
             self.settings.update()
@@ -114,3 +138,19 @@ class Board:
         if state != self._shown_state:
             self.controls.cancelled_here = False
         self._shown_state = state
+
+    async def open_link(self) -> None:
+        """A link to a moment (`?run=12&at=95.5`) opens the page replaying it; a bad one says what was wrong."""
+        run_id, at, problem = link_moment(self._query)
+        if problem:
+            ui.notify(problem, type='warning')
+        if run_id is not None:
+            await self.replaying.open(run_id, at)
+
+    def _show_replay(self, replaying: bool) -> None:
+        """The replayed board in place of the live one (and the banner in place of the run controls), or back."""
+        for live_part in (self.controls.root, self.progress.root, self._live_body):
+            live_part.visible = not replaying
+        for replayed_part in (self._replay_header, self._replay_body):
+            replayed_part.visible = replaying
+        self._skip.props(f'href=#{ANCHOR if replaying else "tasks"}')

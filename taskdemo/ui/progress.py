@@ -31,10 +31,13 @@ class RunProgress:
     """The bar, the line of pace, the tab's title and the announcer follow each change (`update`); the progress
     line and the counters are bound to the pages' shared `RunModel`."""
 
-    def __init__(self, sim: RunView, model: RunModel) -> None:
+    def __init__(self, sim: RunView, model: RunModel, *, narrate: bool = True) -> None:
+        """`narrate`: this bar sets the tab's title and has the announcer (a replayed board's bar does neither: the
+        title stays the live run's, and the replay bar announces a moment once scrubbing stops)."""
         self._sim = sim
         self._model = model
-        with ui.column().classes('w-full gap-1'):
+        self._narrate = narrate
+        with ui.column().classes('w-full gap-1') as self.root:
             with ui.element('div').classes('run-bar w-full').mark('progress-bar') \
                     .props('role=progressbar aria-valuemin=0 aria-valuemax=100 aria-label="Finished tasks"') \
                     as self._bar:
@@ -55,7 +58,9 @@ class RunProgress:
             self._pace = ui.label().classes('text-sm counter pace-line').mark('pace')
             # read aloud by screen readers, politely: progress every 10 points (with the stalled tasks, if any, and
             # when the first stall begins or the last one ends), and the end of the run
-            self._announcer = ui.label().classes('sr-only').props('aria-live=polite role=status').mark('announcer')
+            if narrate:
+                self._announcer = ui.label().classes('sr-only').props('aria-live=polite role=status') \
+                    .mark('announcer')
         self._announced_decile = -1
         self._announced_stalled = 0
         self._title = ''
@@ -73,7 +78,8 @@ class RunProgress:
             element.style(place)  # sent only when it differs: most ticks move no part
         self._bar.props(f'aria-valuenow={round(sim.percent)} aria-valuetext="{bar_text(sim)}"')
         self._pace.text = pace_line(sim, stalled=self._model.stalled)
-        self._update_title_and_announcer()
+        if self._narrate:
+            self._update_title_and_announcer()
 
     def _update_title_and_announcer(self) -> None:
         sim, run = self._sim, self._sim.run

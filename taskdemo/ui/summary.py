@@ -69,50 +69,70 @@ def task_links(ids: list[int], shown: int) -> str:
 
 
 class RunSummary:
-    """Above the grid once a run has finished; while its failures are retried it stays, as the run stood before."""
+    """Above the grid once a run has finished; while its failures are retried it stays, as the run stood before.
+
+    On a replayed board (`replayed`) it shows at every moment of a run, with the failures so far and no Retry these
+    (a replay changes nothing). Its labels stay and take new text; the failure groups are drawn again only when they
+    changed, so a scrub that moved no failure sends a line of text."""
 
     def __init__(self, sim: RunView, *, on_retry: Callable[[str], object] = lambda _: None,
                  on_open: Callable[[int], None] = lambda _: None,
-                 may_control: Callable[[], bool] = lambda: True) -> None:
+                 may_control: Callable[[], bool] = lambda: True, replayed: bool = False) -> None:
         self._sim = sim
         self._on_retry = on_retry
         self._on_open = on_open
         self._may_control = may_control
+        self._replayed = replayed
         self._shown: tuple[int, str, int, list[tuple[str, list[int]]]] | None = None  # run id, line, seed, groups
         self._expanded: dict[int, int] = {}  # failure group -> how many of its ids are listed
-        self._card = ui.card().classes('w-full').mark('summary')
+        self._drawn: tuple | None = None  # what the failure groups were drawn from
+        with ui.card().classes('w-full').mark('summary') as self._card:
+            self._retrying = ui.label('Retry under way: the run as it stood before.') \
+                .classes('text-sm font-semibold').mark('summary-retrying')
+            self._line = ui.label().classes('text-base font-semibold').mark('summary-line')
+            self._seed = ui.label().classes('text-sm')
+            self._groups = ui.column().classes('w-full')
         self.update()
 
     def update(self) -> None:
         sim, run = self._sim, self._sim.run
-        if run is not None and run.finished:
+        if run is not None and (run.finished or self._replayed):
+            if self._replayed and self._shown is not None and self._shown[0] == run.id:
+                expanded = self._expanded  # the same run, another moment: lists opened stay open
+            else:
+                expanded = {}
             self._shown = (run.id, summary_line(sim), run.seed, sim.error_groups())
-            self._expanded = {}
+            self._expanded = expanded
         elif run is None or self._shown is None or self._shown[0] != run.id:
             self._shown = None  # a new run, or a reset: nothing to sum up yet
         self._draw()
 
     def _draw(self) -> None:
-        self._card.clear()
         self._card.visible = self._shown is not None
         if self._shown is None:
             return
         _, line, seed, groups = self._shown
-        retrying = self._sim.active
+        retrying = self._sim.active and not self._replayed
+        self._retrying.visible = retrying
+        self._line.text = line
+        self._seed.text = f'Seed {seed}: start a run with this seed to see it again.'
+        enabled = self._may_control() and not retrying
+        drawn = (groups, dict(self._expanded), enabled)
+        if drawn == self._drawn:
+            return
+        self._drawn = drawn
+        self._groups.clear()
+        self._groups.visible = bool(groups)
+        if not groups:
+            return
         failed = sum(len(ids) for _, ids in groups)
-        with self._card:
-            if retrying:
-                ui.label('Retry under way: the run as it stood before.').classes('text-sm font-semibold') \
-                    .mark('summary-retrying')
-            ui.label(line).classes('text-base font-semibold').mark('summary-line')
-            ui.label(f'Seed {seed}: start a run with this seed to see it again.').classes('text-sm')
-            if groups:
-                ui.label(f'Failures by error ({failed:,} tasks):').classes('text-sm font-semibold')
-                with ui.column().classes('failed-list w-full gap-2 text-sm') \
-                        .props('tabindex=0 role=region aria-label="Failures by error"'):
-                    limit = self._sim.run.settings.task_timeout if self._sim.run else None
-                    for number, (error, ids) in enumerate(groups):
-                        self._group(number, error, ids, limit, enabled=self._may_control() and not retrying)
+        with self._groups:
+            ui.label(f'Failures by error ({failed:,} tasks):').classes('text-sm font-semibold')
+            with ui.column().classes('failed-list w-full gap-2 text-sm') \
+                    .props('tabindex=0 role=region aria-label="Failures by error"'):
+                limit = self._sim.run.settings.task_timeout if self._sim.run else None
+                for number, (error, ids) in enumerate(groups):
+                    self._group(number, error, ids, limit, enabled=enabled)
 
     def _group(self, number: int, error: str, ids: list[int], limit: float | None, *, enabled: bool) -> None:
         with ui.row().classes('w-full items-center gap-x-3 gap-y-1 no-wrap').mark(f'failure-group-{number}'):
@@ -123,9 +143,10 @@ class RunSummary:
                 ui.html(task_links(ids, self._expanded.get(number, IDS_SHOWN)), sanitize=False) \
                     .classes('task-links text-xs').mark(f'failure-tasks-{number}') \
                     .on('click', lambda event, number=number: self._clicked(number, event.args), js_handler=LINK_CLICK)
-            ui.button('Retry these', icon='replay', on_click=lambda: self._on_retry(error)) \
-                .props('outline dense no-caps').classes('shrink-0 whitespace-nowrap') \
-                .mark(f'retry-group-{number}').set_enabled(enabled)
+            if not self._replayed:
+                ui.button('Retry these', icon='replay', on_click=lambda: self._on_retry(error)) \
+                    .props('outline dense no-caps').classes('shrink-0 whitespace-nowrap') \
+                    .mark(f'retry-group-{number}').set_enabled(enabled)
 
     def _clicked(self, number: int, what: object) -> None:
         """A task id in a failure group opens its details; 'and N more' lists more of the group."""

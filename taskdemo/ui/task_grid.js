@@ -23,7 +23,7 @@ export default {
   mixins: [keyboard, cards],
   template: `
     <div class="task-grid-host w-full">
-      <div ref="grid" id="tasks" class="task-grid w-full" :class="small ? 'grid-small' : 'grid-large'"
+      <div ref="grid" :id="anchor" class="task-grid w-full" :class="small ? 'grid-small' : 'grid-large'"
            :role="size ? 'grid' : null" :aria-label="size ? 'Tasks' : null" :aria-rowcount="size ? rows : null"
            :aria-colcount="size ? columns : null" :data-count="count" :tabindex="activeDrawn ? -1 : 0"
            :style="{paddingTop: padTop + 'px', paddingBottom: padBottom + 'px'}"
@@ -42,6 +42,7 @@ export default {
     states: Array, // [wire name, word, icon] by state code
     stall: Array, // [word, Material icon, filter code] of a stalled running task's badge
     small: Boolean,
+    anchor: { type: String, default: 'tasks' }, // the id the skip link goes to: a replayed board's grid has its own
   },
   emits: ['open', 'range'],
   data() {

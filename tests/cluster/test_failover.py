@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from taskdemo.cluster.wire import Entry
-from taskdemo.model import failure_message, plan_tasks
+from taskdemo.cluster.wire import Entry, events_of
+from taskdemo.model import EventKind, failure_message, plan_tasks
 from taskdemo.settings import RunSettings
 
 from ..helpers import Server
@@ -90,10 +90,11 @@ def test_a_run_started_on_one_process_shows_on_every_other(shared_run: Cluster, 
     assert get(c, f'/runs/{run_id}/export.csv').text.count('\n') == RUN['tasks'] + 1
 
 
-def test_a_killed_engine_is_replaced_within_the_lease_and_the_run_goes_on(shared_run: Cluster, figures) -> None:
+def test_a_killed_engine_is_replaced_within_the_lease_and_the_run_goes_on(shared_run: Cluster,
+                                                                          redis_server: RedisServer, figures) -> None:
     engine, epoch = engine_of(shared_run)
     board = next(node for node in shared_run.nodes if node is not engine)
-    start(board)
+    run_id = start(board)['run_id']
     wait_until(lambda: status(board)['completed'] + status(board)['failed'] >= 20, timeout=30, what='some ended')
     before = status(board)
     os.kill(engine.process.pid, signal.SIGKILL)
@@ -109,6 +110,20 @@ def test_a_killed_engine_is_replaced_within_the_lease_and_the_run_goes_on(shared
         if entry['status'] in {'completed', 'failed'}:
             assert final['individual'][task_id] == entry, task_id  # finished tasks never change
     check_against_plan(final)
+    # the run's log says where it moved (an interruption, resumed at once), and a replay on every process, exact
+    # across the takeover, shows the board as it was before the kill
+    stored = events_of(redis_server.client(decode_responses=True).hget(f'taskdemo:run:{run_id}', 'events'))
+    kinds = [event.kind for event in stored]
+    assert kinds[0] == EventKind.START and kinds[-1] == EventKind.COMPLETED, kinds
+    moved = kinds.index(EventKind.INTERRUPTED)
+    assert kinds[moved + 1] == EventKind.RESUME and stored[moved].at_s == stored[moved + 1].at_s, stored
+    assert not stored[moved].crash and stored[moved].at_s >= before['elapsed_s']
+    replayed = [get(node, f'/runs/{run_id}/state', params={'at': before['elapsed_s']}).json()
+                for node in shared_run.nodes if node is not engine]
+    assert replayed[0] == replayed[1] and replayed[0]['exact']
+    skipped = {'version', 'streams', 'at', 'exact', 'note'}
+    assert {k: v for k, v in replayed[0].items() if k not in skipped} == \
+        {k: v for k, v in before.items() if k not in skipped}
 
 
 def test_an_engine_paused_past_its_lease_steps_down_and_writes_nothing(shared_run: Cluster,

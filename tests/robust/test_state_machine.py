@@ -19,7 +19,9 @@ After every step of every sequence:
 - a stalled task is running, hangs where its plan says and has stood still for longer than the stall rule, and a
   task hanging longer than that is flagged; no running task has outlived the time limit, and a task that failed
   either failed as planned or has the time-out error;
-- cancelling or retrying one task changes no other task (but for waiting tasks taking a slot it freed).
+- cancelling or retrying one task changes no other task (but for waiting tasks taking a slot it freed);
+- a replay of the run (issue #16: its tasks and events, as they stand) shows the board of now exactly, and the board
+  of every earlier moment of the run seen in the sequence exactly, unless it says it cannot (after a crash).
 
 Time is a fake clock and `step(dt)`; nothing sleeps.
 """
@@ -42,7 +44,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from taskdemo.model import FAILURE_KINDS, failure_message, stall_after_s, timeout_message
+from taskdemo import protocol
+from taskdemo.model import FAILURE_KINDS, crash_noted, failure_message, stall_after_s, timeout_message
+from taskdemo.replay import Recording, Replay
 from taskdemo.settings import MAX_DURATION_S, MAX_SPEED, RunSettings
 from taskdemo.simulator import (
     Attempt,
@@ -221,7 +225,7 @@ def expected_retry(tasks: list[tuple[TaskStatus, str | None]], ids: list[int] | 
 
 TALLY = {'sequences': 0, 'steps': 0, 'started': 0, 'refused': 0, 'retried': 0, 'interrupted': 0, 'resumed': 0,
          'restarts': 0, 'restored': 0, 'completed_runs': 0, 'tasks_cancelled': 0, 'tasks_retried': 0,
-         'stalls_seen': 0, 'time_outs_seen': 0}
+         'stalls_seen': 0, 'time_outs_seen': 0, 'moments_replayed': 0, 'moments_approximate': 0}
 
 
 class SimulatorMachine(RuleBasedStateMachine):
@@ -237,6 +241,8 @@ class SimulatorMachine(RuleBasedStateMachine):
         self.run_records: dict[int, tuple[RunSettings, int, float]] = {}  # run id -> settings, seed, started_at
         self.saved: tuple[Run, list[Task]] | None = None
         self.server_seed: int | None = None  # the simulator's own seed (`--seed`): later runs go back to it
+        # `/status` of the run shown at each moment seen, by elapsed_s, with how many events the run had then
+        self.boards: dict[float, tuple[dict[str, Any], int]] = {}
 
     # ---- plumbing -------------------------------------------------------------------------------------------
 
@@ -496,7 +502,7 @@ class SimulatorMachine(RuleBasedStateMachine):
         expected = [TaskView.of(task) for task in tasks]
         fresh = Simulator(RunSettings(tasks=1), clock=self.clock, rng=random.Random(1))
         self.server_seed = None
-        fresh.restore(run, tasks)
+        fresh.restore(run, tasks, crash_noted(run, list(self.sim.events)))  # as the store gives them back
         self._use(fresh)
         assert [TaskView.of(task) for task in fresh.tasks] == expected
         assert fresh.state == (RunState.INTERRUPTED if self.prev.state == RunState.RUNNING else self.prev.state)
@@ -522,6 +528,29 @@ class SimulatorMachine(RuleBasedStateMachine):
         assert self.sim.run.id == run.id and self.sim.settings == replace(run.settings, seed=self.server_seed)
 
     # ---- invariants -----------------------------------------------------------------------------------------
+
+    @invariant()
+    def a_replay_shows_now_and_every_moment_seen(self) -> None:
+        sim = self.sim
+        if self.op.new_run or sim.run is None:
+            self.boards.clear()  # another run: its moments start afresh
+        if sim.run is None:
+            return
+        now = _board(sim)
+        self.boards[sim.run.elapsed_s] = (now, len(sim.events))
+        replay = Replay(Recording(sim.run, sim.tasks, list(sim.events), live=True))
+        assert _board(replay.at(sim.run.elapsed_s)) == now, f'{self.op.name}: the replay of now differs'
+        for at, (board, known) in list(self.boards.items())[-12:]:  # the latest: enough to span every kind of op
+            if any(event.at_s == at for event in sim.events[known:]):
+                del self.boards[at]  # more happened at that very moment (the clock stood still): it shows the later
+                continue
+            moment = replay.at(at)
+            TALLY['moments_replayed'] += 1
+            if not moment.exact:
+                TALLY['moments_approximate'] += 1
+                assert 'without a clean shutdown' in moment.note or 'was not recorded' in moment.note, moment.note
+                continue
+            assert _board(moment) == board, f'{self.op.name}: the replay at {at} differs'
 
     @invariant()
     def counters_equal_the_task_states(self) -> None:
@@ -686,6 +715,12 @@ class SimulatorMachine(RuleBasedStateMachine):
             assert any(change.run for change in self.changes), 'the run changed unreported'
         since = sim.changes_since(prev.version)
         assert since is not None and shown <= since
+
+
+def _board(view: Any) -> dict[str, Any]:
+    status = protocol.status(view)
+    status.pop('version')
+    return status
 
 
 def run_counted(machine: type, tally: dict[str, int], figures, *, sequences: int, steps: int,
