@@ -83,7 +83,12 @@ def test_a_running_cards_tooltip_tells_its_state_time_and_eta(open_page, board):
     expect(page.get_by_role('button', name='Completed! Start over?')).to_be_visible(timeout=RUN_TIMEOUT_MS)
     expect(page).to_have_title(re.compile(r'^\[completed: \d+ ok, \d+ failed\] Task Processing Simulator$'))
     failed = page.locator('.task-card.task-failed').first
-    failed.hover()
+    for _ in range(5):  # the hover scrolls the card into view, and the sticky header turning compact may move it away
+        page.mouse.move(0, 0)
+        failed.hover()
+        if tip.is_visible():
+            break
+        page.wait_for_timeout(200)  # the page settling after the scroll; no state of ours to wait on
     expect(tip).to_have_text(re.compile(r'^Task \d+: Failed · \d+%\ntook \d+\.\d s\nSimulated failure'))
     named = re.compile(r'^Task \d+: Failed · \d+% · took .* · Simulated failure')
     expect(failed).to_have_attribute('aria-label', named)  # screen readers hear it all without the tooltip
