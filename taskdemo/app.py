@@ -5,6 +5,7 @@ The routes and the page see the run only through `Services` (a `RunView` to read
 """
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
 from fastapi.exception_handlers import http_exception_handler
@@ -116,10 +117,20 @@ def _stop_recording(sim: Simulator, recorder: Recorder) -> None:
 
 def run(settings: Settings) -> None:
     _, root = build(settings)
+    app.on_startup(_freeze_what_lives_for_good)
     window = {'window_size': NATIVE_WINDOW_SIZE} if settings.native else {}
     ui.run(root, host=settings.host, port=settings.port, native=settings.native, title=TITLE, **window,
            reload=False, show=False, dark=None, favicon='📊', language='en-US', fastapi_docs=API_DOCS,
            show_welcome_message=False, ws_per_message_deflate=settings.compression)
+
+
+def _freeze_what_lives_for_good() -> None:
+    """Leave out of Python's full garbage collections what is there once the server has started (some 100,000
+    objects of NiceGUI, FastAPI and the rest, and a restored run): each full collection walks every object, and with
+    these it paused the server for about 70 ms every few scrubs of a 10,000-task replay (28 ms of them for the
+    imports alone). Objects frozen still go when nothing refers to them; only cycles among them would stay."""
+    gc.collect()
+    gc.freeze()
 
 
 def _answer_unknown_paths_with_404() -> None:

@@ -75,7 +75,9 @@ class Recording:
 class Span:
     """One attempt of a task, as a replay reads it. Times are real seconds since the run started; `ended` is when
     it came to `status` (for an attempt cut off by an interruption that was never resumed: the interruption). Not
-    changed once made (not frozen only because a frozen dataclass takes three times as long to make)."""
+    changed once made (not frozen only because a frozen dataclass takes three times as long to make), but for the
+    tasks it shows at moments when it is not running, made the first time one is asked for: the same at every such
+    moment, so a scrub makes new `Task`s only for the tasks running then (nobody but the simulator writes a task)."""
 
     number: int
     queued: float
@@ -89,6 +91,10 @@ class Span:
     error: str | None
     stall_at: int | None
     stall_for: float | None
+    earlier: list[Attempt] | None = None  # the attempts before this one, as its task shows them
+    ahead: Task | None = None  # the task before this attempt was queued (the oldest known: nothing better)
+    waiting: Task | None = None  # ... once queued, until it started
+    done: Task | None = None  # ... once it ended
 
 
 class Moment:
@@ -214,20 +220,29 @@ class Replay:
     # ---- one task ---------------------------------------------------------------------------------------------
 
     def _task_at(self, task_id: int, span: Span, spans: list[Span], t: float, now: float, speed: float) -> Task:
-        earlier = [_attempt(done) for done in spans[:spans.index(span)]] if span.number > spans[0].number else []
         if span.queued > t:  # before its oldest known attempt: nothing better than that one waiting
-            return Task(id=task_id, duration=span.duration, fail_at=span.fail_at, attempt=span.number)
+            if span.ahead is None:
+                span.ahead = Task(id=task_id, duration=span.duration, fail_at=span.fail_at, attempt=span.number)
+            return span.ahead
+        earlier = span.earlier
+        if earlier is None:
+            earlier = span.earlier = [_attempt(done) for done in spans[:spans.index(span)]] \
+                if span.number > spans[0].number else []
         ended = span.ended
         if ended is not None and ended <= t:
-            interrupted = span.status == TaskStatus.INTERRUPTED
-            return Task(id=task_id, duration=span.duration, fail_at=span.fail_at, status=span.status,
-                        progress=span.progress, started_s=span.started, finished_s=None if interrupted else ended,
-                        error=span.error, attempt=span.number, stall_at=span.stall_at, stall_for=span.stall_for,
-                        earlier=earlier)
+            if span.done is None:
+                interrupted = span.status == TaskStatus.INTERRUPTED
+                span.done = Task(id=task_id, duration=span.duration, fail_at=span.fail_at, status=span.status,
+                                 progress=span.progress, started_s=span.started,
+                                 finished_s=None if interrupted else ended, error=span.error, attempt=span.number,
+                                 stall_at=span.stall_at, stall_for=span.stall_for, earlier=earlier)
+            return span.done
         started = span.started
         if started is None or started > t:
-            return Task(id=task_id, duration=span.duration, fail_at=span.fail_at, attempt=span.number,
-                        stall_at=span.stall_at, stall_for=span.stall_for, earlier=earlier)
+            if span.waiting is None:
+                span.waiting = Task(id=task_id, duration=span.duration, fail_at=span.fail_at, attempt=span.number,
+                                    stall_at=span.stall_at, stall_for=span.stall_for, earlier=earlier)
+            return span.waiting
         task = Task(id=task_id, duration=span.duration, fail_at=span.fail_at, status=TaskStatus.RUNNING,
                     started_s=started, attempt=span.number, stall_at=span.stall_at, stall_for=span.stall_for,
                     earlier=earlier)

@@ -52,6 +52,10 @@ __all__ = ['Attempt', 'Change', 'Counts', 'RetryError', 'Run', 'RunActiveError',
 log = logging.getLogger(__name__)
 
 CHANGE_LOG_LENGTH = 256
+# a task's next percent is due this much of a percent early: the percent adds 1e-9 before it rounds down, so a due
+# time without it could come a rounding after the percent is reached, and the board show it a tick later than the
+# arithmetic (and a replay) says; looking a little early only finds the same percent
+EARLY = 2e-9
 END_EVENT = {RunState.COMPLETED: EventKind.COMPLETED, RunState.CANCELLED: EventKind.CANCEL,
              RunState.INTERRUPTED: EventKind.INTERRUPTED}
 
@@ -407,7 +411,7 @@ class Simulator:
                 self._finish(task, TaskStatus.COMPLETED)
             else:
                 task.progress = percent
-                next_change = start + (percent + 1) * task.duration / 100
+                next_change = start + (percent + 1 - EARLY) * task.duration / 100
                 if timeout is not None and next_change > start + timeout:
                     next_change = start + timeout
                 later.append((next_change, task.id))
@@ -467,7 +471,7 @@ class Simulator:
             # due: summed as the checks above sum it ((start + hang) + ...), so that at the moment it is due they agree
             # to the last bit (start + (hang + limit) may round one way, (start + hang) + limit the other)
             if not hung:
-                due = start + (percent + 1) * duration / 100 + (0.0 if task.stalled_from is None else length)
+                due = start + (percent + 1 - EARLY) * duration / 100 + (0.0 if task.stalled_from is None else length)
             elif flag:
                 due = start + hang + length
             else:  # the first moment that is strictly later than the stall rule's limit
@@ -520,7 +524,7 @@ class Simulator:
     def _schedule(self, task: Task) -> None:
         assert self.run is not None and task.started_s is not None
         start = task.started_s * self.run.settings.speed
-        next_change = start + (task.progress + 1) / 100 * task.duration
+        next_change = start + (task.progress + 1 - EARLY) / 100 * task.duration
         timeout = self.run.settings.task_timeout
         if timeout is not None and next_change > start + timeout:
             next_change = start + timeout
@@ -574,15 +578,21 @@ def _rebase(task: Task, elapsed_s: float, speed: float) -> None:
     have been saved before its tasks were). A task that hung keeps its hang: the time it had stood still counts,
     and a hang it got over lies where the same arithmetic puts it."""
     worked = task.progress / 100 * task.duration
-    hang = None if task.stall_at is None or task.stalled_from is None else task.stall_at / 100 * task.duration
+    hang = None if task.stall_at is None or task.stalled_from is None else task.stall_at * task.duration / 100
     if hang is None:
         task.started_s = elapsed_s - worked / speed
     elif task.stalled_until is None:
         task.started_s = min(task.stalled_from, elapsed_s) - hang / speed
+        task.stalled_from = (task.started_s * speed + hang) / speed  # as `_step_hanging` and a replay work it out
     else:
-        task.started_s = elapsed_s - (worked + (task.stall_for or 0.0)) / speed
-        task.stalled_from = task.started_s + hang / speed
-        task.stalled_until = task.stalled_from + (task.stall_for or 0.0) / speed
+        length, now = task.stall_for or 0.0, elapsed_s * speed
+        task.started_s = elapsed_s - (worked + length) / speed
+        for _ in range(8):  # its hang is over, also by the arithmetic a step and a replay do (a rounding may put the
+            if task.started_s * speed + hang + length <= now:  # end one bit later, and the task back in its hang)
+                break
+            task.started_s -= math.ulp(now) / speed
+        task.stalled_from = (task.started_s * speed + hang) / speed
+        task.stalled_until = (task.started_s * speed + hang + length) / speed
 
 
 def _ended(task: Task) -> str:

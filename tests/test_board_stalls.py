@@ -102,7 +102,7 @@ async def test_the_grid_hears_of_a_stall_once_when_it_begins_and_once_when_it_en
     for _ in range(130):
         sim.step(0.5)
     sent = [args[0] for name, args in grid_calls if name == 'apply']
-    assert [batch['st'] for batch in sent if batch.get('st')] == [[[17, 40.0]]]
+    assert [batch['st'] for batch in sent if batch.get('st')] == [((17, 40.0),)]
     assert [batch['un'] for batch in sent if batch.get('un')] == [[17]]
     assert all(set(batch) <= {'e', 'p', 's', 'err', 'att'} for batch in sent if not batch.get('st') and
                not batch.get('un')), 'a tick without a stall change carries nothing new'
@@ -113,7 +113,7 @@ async def test_a_tab_opened_during_a_stall_is_sent_it_at_once(user: User, anothe
     sim.step(20)
     late = another_user()
     await late.open('/')
-    assert late.find(TaskGrid).elements.pop().props['snapshot']['stalled'] == [[8, 10.0]]
+    assert late.find(TaskGrid).elements.pop().props['snapshot']['stalled'] == ((8, 10.0),)
     await late.should_see('Stalled: 1', marker='stalled-count')
     assert late.client.title == f'[1 stalled · 0%] {TITLE}'
 

@@ -3,13 +3,16 @@ tasks as they begin and end being stalled."""
 from __future__ import annotations
 
 import base64
+import json
+import math
 from array import array
 
 import pytest
 
+from taskdemo.replay import Recording, Replay
 from taskdemo.simulator import Change, Simulator, TaskStatus
 from taskdemo.ui.fanout import Fanout
-from taskdemo.ui.grid_wire import PROGRESS_BITS, batch, range_batch, snapshot
+from taskdemo.ui.grid_wire import PROGRESS_BITS, batch, columns, patch, range_batch, snapshot, whole
 from taskdemo.ui.states import (
     CODES,
     ICONS,
@@ -90,7 +93,6 @@ def test_ten_thousand_tasks_fit_a_small_snapshot(make_sim):
     sim = make_sim(tasks=10_000, seed=1)
     sim.start()
     sim.step(30)
-    import json
     snap = snapshot(sim)
     size = len(json.dumps(snap))
     assert size < 10_000 * 14 + len(json.dumps(snap['errors'])) + 100, size
@@ -133,7 +135,7 @@ def test_stalls_go_to_every_browser_as_they_begin_and_end_and_the_percent_path_c
     sim.step(0.5)
     assert fanout.stalls.began == {15}
     data = batch(sim, changes[-1], range(0, 10), fanout.stalls)  # task 15 is not on screen: it goes all the same
-    assert data['st'] == [[15, 40.0]] and data['un'] == [], 'its id, and when (run seconds) it stopped moving'
+    assert data['st'] == ((15, 40.0),) and data['un'] == [], 'its id, and when (run seconds) it stopped moving'
     assert 15 not in {packed >> PROGRESS_BITS for packed in data['p']}
     sim.step(0.5)
     assert not fanout.stalls.moved and 'st' not in batch(sim, changes[-1], range(0, 10), fanout.stalls)
@@ -141,7 +143,7 @@ def test_stalls_go_to_every_browser_as_they_begin_and_end_and_the_percent_path_c
     sim.step(14)  # at 60 s it moves again
     assert fanout.stalls.ended == {15} and fanout.stalls.now == frozenset()
     data = batch(sim, changes[-1], range(0, 10), fanout.stalls)
-    assert data['un'] == [15] and data['st'] == []
+    assert data['un'] == [15] and data['st'] == ()
 
 
 def test_a_stall_that_ends_with_its_task_is_sent_with_the_status_change(make_sim):
@@ -160,5 +162,55 @@ def test_a_snapshot_carries_the_stalled_tasks(make_sim):
     sim.tasks[1].stall_at = 30
     sim.tasks[3].stall_at = 10
     sim.step(36)
-    assert snapshot(sim)['stalled'] == [[1, 30.0], [3, 10.0]]
-    assert snapshot(make_sim())['stalled'] == []
+    assert snapshot(sim)['stalled'] == ((1, 30.0), (3, 10.0))
+    assert snapshot(make_sim())['stalled'] == ()
+
+
+def patched(snap: dict, change: dict) -> dict:
+    """What task_grid.js's `load(patch)` makes of a snapshot it has and a patch: all states and percents, times
+    where `st` and `en` name them (or a whole column), texts changed where the patch names them, and gone where it
+    says None."""
+    times = {}
+    for key, sparse in (('started', 'st'), ('ended', 'en')):
+        if key in change:
+            times[key] = change[key]
+            continue
+        values = array('f', base64.b64decode(snap[key]))
+        for i, value in change[sparse]:
+            values[i] = math.nan if value < 0 else value
+        times[key] = base64.b64encode(values.tobytes()).decode()
+    texts = {}
+    for key in ('errors', 'attempts'):
+        table = {**snap[key], **change[key]}
+        texts[key] = {id_: value for id_, value in table.items() if value is not None}
+    return {**snap, **{key: change[key] for key in ('n', 'codes', 'progress', 'stalled', 'elapsed')}, **times, **texts}
+
+
+def test_a_patch_turns_any_moment_of_a_replay_into_any_other_and_is_small_for_a_scrub(make_sim):
+    sim = make_sim(tasks=2_000, seed=3, failure_rate=0.3, stall_rate=0.1, task_timeout=40.0, min_duration=5,
+                   max_duration=60, speed=2.0)
+    sim.start()
+    while sim.active:
+        sim.step(0.5)
+    sim.retry()
+    while sim.active:
+        sim.step(0.5)
+    replay = Replay(Recording(sim.run, sim.tasks, list(sim.events), live=True))
+    moments = [0.0, 1.0, 2.0, 12.0, 11.0, 30.0, 31.0, replay.end, 5.0, replay.end - 1, 0.0]
+    sizes = []
+    for before, after in zip(moments, moments[1:], strict=False):
+        old, new = columns(replay.at(before)), columns(replay.at(after))
+        change = patch(old, new)
+        result, expected = patched(whole(old), change), whole(new)
+        assert decode_all(result) == decode_all(expected), f'{before} s to {after} s'
+        sizes.append((len(json.dumps(change)), len(json.dumps(expected)), after - before))
+    assert any(len(whole(columns(replay.at(t)))['attempts']) for t in moments), 'retried tasks show attempts'
+    one_second = [(small, big) for small, big, step in sizes if abs(step) == 1]
+    assert all(small < big / 3 for small, big in one_second), one_second
+
+
+def decode_all(snap: dict) -> tuple:
+    """Every card (times as float32 bits: NaN equals NaN), and the texts."""
+    cards = [(code, progress, array('f', [started]).tobytes(), array('f', [ended]).tobytes(), error)
+             for code, progress, started, ended, error in decode(snap)]
+    return cards, snap['attempts'], snap['stalled'], snap['elapsed']

@@ -106,7 +106,10 @@ async def test_scrubbing_back_shows_the_whole_board_as_it_was_live_at_that_momen
     assert user.find(marker='replay-time').elements.pop().text == f'88.0 s of {sim.run.elapsed_s:.1f} s'
 
 
-async def test_a_moment_is_the_replay_engines_and_a_scrub_sends_the_grid_one_snapshot(user: User, sim, grid_calls):
+async def test_a_moment_is_the_replay_engines_and_a_scrub_sends_the_grid_one_patch(user: User, sim, grid_calls,
+                                                                                      monkeypatch):
+    updates, send = [], TaskGrid.update  # the grid's element sent whole (all its props, the snapshot with them)
+    monkeypatch.setattr(TaskGrid, 'update', lambda grid: (updates.append(grid), send(grid))[-1])
     await user.open('/')
     user.find('Start Process').click()
     for _ in range(100):
@@ -120,9 +123,14 @@ async def test_a_moment_is_the_replay_engines_and_a_scrub_sends_the_grid_one_sna
     grid = user.find(TaskGrid).elements.pop()
     before = grid.props['snapshot']['key']
     grid_calls.clear()
+    updates.clear()
     scrub(user, 30.0)
     await user.should_see('Replaying run 1 at 30.0 s', marker='replay-text')
-    assert grid.props['snapshot']['key'] != before and grid_calls == [], 'a new snapshot, no batch, no new grid'
+    assert grid.props['snapshot']['key'] != before, 'the props hold the new moment, for a page drawing it anew'
+    assert cards(grid.props['snapshot']) == cards(snapshot(replay.at(30.0)))
+    (name, (change,)), = grid_calls  # the browser gets one patch of the moment it has: no batch, no new grid
+    assert updates == [], 'nor the whole snapshot'
+    assert name == 'load' and change['base'] == before and change['key'] == grid.props['snapshot']['key']
     assert len(user.find(TaskGrid).elements) == 1
 
 

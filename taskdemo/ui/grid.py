@@ -8,7 +8,7 @@ from nicegui import events, ui
 from ..model import Change
 from ..view import RunView
 from .fanout import Stalls
-from .grid_wire import batch, range_batch, snapshot
+from .grid_wire import Columns, batch, columns, patch, range_batch, whole
 from .states import STALLED_BADGE, STATE_TABLE
 
 DRAW_ALL_UP_TO = 500  # as in task_grid.js: up to this many tasks every card is in the page
@@ -28,15 +28,34 @@ class TaskGrid(ui.element, component='task_grid.js', dependencies=['grid_keys.js
         self._props['anchor'] = anchor
         self.on('range', self._handle_range)
         self.on('open', self._handle_open)
+        self.on('resync', lambda: self.update())  # a patch that found another snapshot: the whole one again
+        self._sent: Columns | None = None  # the columns of the snapshot in the props
         self.rebuild()
 
     def rebuild(self) -> None:
         """Send everything again: a new run or a reset, when even the number of tasks may have changed."""
+        self._load()
+        self.update()
+
+    def redraw(self) -> None:
+        """Another moment of the same run (a replay's scrub): the props hold the whole snapshot, as for a page that
+        draws the grid anew, but the browser gets only what differs from the one it has (`grid_wire.patch`)."""
+        before, key = self._sent, self._props['snapshot']['key']
+        self._load()
+        if before is None or self._sent is None or len(before.codes) != len(self._sent.codes):
+            self.update()
+        else:
+            self.run_method('load', {**patch(before, self._sent), 'key': self._props['snapshot']['key'], 'base': key})
+
+    def _load(self) -> None:
+        """The snapshot of the view now into the props, without sending them (NiceGUI's props send themselves when
+        set: `rebuild` sends them, `redraw` a patch)."""
         total = self._sim.total
         self.shown = range(0, min(total, DRAW_ALL_UP_TO))
-        self._props['snapshot'] = {**snapshot(self._sim), 'key': self._sim.version}
-        self._props['small'] = total <= SMALL_GRID_MAX
-        self.update()
+        self._sent = columns(self._sim)
+        with self._props.suspend_updates():
+            self._props['snapshot'] = {**whole(self._sent), 'key': self._sim.version}
+            self._props['small'] = total <= SMALL_GRID_MAX
 
     def apply(self, change: Change, stalls: Stalls | None = None) -> None:
         """Send what this change changed in the tasks on screen, and every status and stall change."""

@@ -2,8 +2,8 @@
 
 It is the board's own parts (the progress bar and counters, the failure groups, the filter chips, the grid, a task's
 details) made once, the first time the page replays, on `Shown`: a stand-in for the live view that reads whatever
-moment it holds. A scrub puts another moment in and redraws: the grid through its snapshot (one message, no new
-elements), the rest by their own `update`. The shared model of the live run (`Fanout.model`), which every page binds
+moment it holds. A scrub puts another moment in and redraws: the grid through a patch of its snapshot (one message, no
+new elements), the rest by their own `update`. The shared model of the live run (`Fanout.model`), which every page binds
 to, is never touched: this board has a `RunModel` of its own.
 
 Nothing on it changes the run: no Start, Cancel or Retry (the failure groups have no Retry these, a task's details
@@ -58,7 +58,7 @@ class ReplayBoard:
         """Redraw the whole board as it was at `moment`."""
         self.shown.moment = moment
         self.model.follow(self.shown, stalled=len(moment.stalled_ids))  # type: ignore[arg-type]
-        self.grid.rebuild()
+        self.grid.redraw()
         self.progress.update()
         self.filters.update()
         self.summary.update()

@@ -86,6 +86,9 @@ class RunSummary:
         self._shown: tuple[int, str, int, list[tuple[str, list[int]]]] | None = None  # run id, line, seed, groups
         self._expanded: dict[int, int] = {}  # failure group -> how many of its ids are listed
         self._drawn: tuple | None = None  # what the failure groups were drawn from
+        self._heading: ui.label | None = None
+        self._list: ui.column | None = None
+        self._rows: list[FailureGroup] = []
         with ui.card().classes('w-full').mark('summary') as self._card:
             self._retrying = ui.label('Retry under way: the run as it stood before.') \
                 .classes('text-sm font-semibold').mark('summary-retrying')
@@ -121,32 +124,26 @@ class RunSummary:
         if drawn == self._drawn:
             return
         self._drawn = drawn
-        self._groups.clear()
         self._groups.visible = bool(groups)
         if not groups:
             return
-        failed = sum(len(ids) for _, ids in groups)
-        with self._groups:
-            ui.label(f'Failures by error ({failed:,} tasks):').classes('text-sm font-semibold')
-            with ui.column().classes('failed-list w-full gap-2 text-sm') \
-                    .props('tabindex=0 role=region aria-label="Failures by error"'):
-                limit = self._sim.run.settings.task_timeout if self._sim.run else None
-                for number, (error, ids) in enumerate(groups):
-                    self._group(number, error, ids, limit, enabled=enabled)
-
-    def _group(self, number: int, error: str, ids: list[int], limit: float | None, *, enabled: bool) -> None:
-        with ui.row().classes('w-full items-center gap-x-3 gap-y-1 no-wrap').mark(f'failure-group-{number}'):
-            ui.label(f'{len(ids):,}').classes('failure-count').props(f'aria-label="{len(ids)} tasks"')
-            with ui.column().classes('gap-0 grow min-w-0'):
-                ui.label(group_heading(error, limit)).classes('font-medium break-words') \
-                    .mark(f'failure-error-{number}')
-                ui.html(task_links(ids, self._expanded.get(number, IDS_SHOWN)), sanitize=False) \
-                    .classes('task-links text-xs').mark(f'failure-tasks-{number}') \
-                    .on('click', lambda event, number=number: self._clicked(number, event.args), js_handler=LINK_CLICK)
-            if not self._replayed:
-                ui.button('Retry these', icon='replay', on_click=lambda: self._on_retry(error)) \
-                    .props('outline dense no-caps').classes('shrink-0 whitespace-nowrap') \
-                    .mark(f'retry-group-{number}').set_enabled(enabled)
+        if self._heading is None:  # made once; the groups' rows are kept and take new text: a scrub of a replay
+            with self._groups:     # that moved a failure sends some text, not new elements
+                self._heading = ui.label().classes('text-sm font-semibold')
+                self._list = ui.column().classes('failed-list w-full gap-2 text-sm') \
+                    .props('tabindex=0 role=region aria-label="Failures by error"')
+        assert self._list is not None
+        self._heading.text = f'Failures by error ({sum(len(ids) for _, ids in groups):,} tasks):'
+        limit = self._sim.run.settings.task_timeout if self._sim.run else None
+        while len(self._rows) > len(groups):
+            self._rows.pop().root.delete()
+        for number, (error, ids) in enumerate(groups):
+            if number == len(self._rows):
+                with self._list:
+                    self._rows.append(FailureGroup(number, on_click=self._clicked,
+                                                   on_retry=None if self._replayed else self._on_retry))
+            self._rows[number].show(error, ids, group_heading(error, limit), self._expanded.get(number, IDS_SHOWN),
+                                    enabled=enabled)
 
     def _clicked(self, number: int, what: object) -> None:
         """A task id in a failure group opens its details; 'and N more' lists more of the group."""
@@ -155,3 +152,31 @@ class RunSummary:
             self._draw()
         elif isinstance(what, int) and 0 <= what < self._sim.total:
             self._on_open(what)
+
+
+class FailureGroup:
+    """One failure group's row: how many, the error, its tasks as links, and Retry these (none on a replay)."""
+
+    def __init__(self, number: int, *, on_click: Callable[[int, object], None],
+                 on_retry: Callable[[str], object] | None) -> None:
+        self.error = ''
+        with ui.row().classes('w-full items-center gap-x-3 gap-y-1 no-wrap').mark(f'failure-group-{number}') \
+                as self.root:
+            self.count = ui.label().classes('failure-count')
+            with ui.column().classes('gap-0 grow min-w-0'):
+                self.heading = ui.label().classes('font-medium break-words').mark(f'failure-error-{number}')
+                self.tasks = ui.html('', sanitize=False).classes('task-links text-xs') \
+                    .mark(f'failure-tasks-{number}') \
+                    .on('click', lambda event: on_click(number, event.args), js_handler=LINK_CLICK)
+            self.retry = None if on_retry is None else \
+                ui.button('Retry these', icon='replay', on_click=lambda: on_retry(self.error)) \
+                .props('outline dense no-caps').classes('shrink-0 whitespace-nowrap').mark(f'retry-group-{number}')
+
+    def show(self, error: str, ids: list[int], heading: str, shown: int, *, enabled: bool) -> None:
+        self.error = error
+        self.count.text = f'{len(ids):,}'
+        self.count.props(f'aria-label="{len(ids)} tasks"')
+        self.heading.text = heading
+        self.tasks.content = task_links(ids, shown)
+        if self.retry is not None:
+            self.retry.set_enabled(enabled)

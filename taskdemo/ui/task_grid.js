@@ -19,6 +19,15 @@ function fromBase64(text, Type) {
   return new Type(bytes.buffer, 0, bytes.byteLength / Type.BYTES_PER_ELEMENT);
 }
 
+function changed(table, changes) {
+  // a patch's texts: id -> the new value, null where it went away
+  for (const [id, value] of Object.entries(changes || {})) {
+    if (value === null) delete table[id];
+    else table[id] = value;
+  }
+  return table;
+}
+
 export default {
   mixins: [keyboard, cards],
   template: `
@@ -143,16 +152,30 @@ export default {
     this.motion.removeEventListener('change', this.onMotion);
   },
   methods: {
-    load() {
-      const s = this.snapshot || {};
+    load(patch) {
+      // no argument: the snapshot in the props; else another moment of a replay, as a patch of the one loaded
+      // (grid_wire.patch): all states and percents, but only the times and texts that changed
+      const s = patch || this.snapshot || {};
+      if (patch && s.key === this.loadedKey) return; // the props brought this moment already
+      if (patch && (s.base !== this.loadedKey || s.n !== this.count)) {
+        this.$emit('resync'); // not the moment the patch was made against: the whole snapshot again
+        return;
+      }
       this.loadedKey = s.key;
       this.count = s.n || 0;
       this.codes = fromBase64(s.codes, Uint8Array);
       this.progress = fromBase64(s.progress, Uint8Array);
-      this.started = fromBase64(s.started, Float32Array);
-      this.ended = fromBase64(s.ended, Float32Array);
-      this.errors = { ...(s.errors || {}) };
-      this.attempts = { ...(s.attempts || {}) }; // id -> [attempt, [what each earlier attempt came to]]
+      if (patch && !s.started) for (const [id, time] of s.st) this.started[id] = time < 0 ? NaN : time;
+      else this.started = fromBase64(s.started, Float32Array);
+      if (patch && !s.ended) for (const [id, time] of s.en) this.ended[id] = time < 0 ? NaN : time;
+      else this.ended = fromBase64(s.ended, Float32Array);
+      if (patch) {
+        this.errors = changed(this.errors, s.errors);
+        this.attempts = changed(this.attempts, s.attempts);
+      } else {
+        this.errors = { ...(s.errors || {}) };
+        this.attempts = { ...(s.attempts || {}) }; // id -> [attempt, [what each earlier attempt came to]]
+      }
       this.stalls = new Map(s.stalled || []); // id of a stalled task -> run seconds when it stopped moving
       this.elapsed = s.elapsed || 0;
       // which percents are current: the snapshot's all are; then Python follows the first tasks (grid.py)
@@ -179,10 +202,7 @@ export default {
         this.started[id] = started < 0 ? NaN : started;
         this.ended[id] = ended < 0 ? NaN : ended;
       }
-      for (const [id, error] of Object.entries(batch.err || {})) {
-        if (error === null) delete this.errors[id];
-        else this.errors[id] = error;
-      }
+      changed(this.errors, batch.err);
       Object.assign(this.attempts, batch.att || {});
       for (const id of batch.un || []) this.stalls.delete(id);
       for (const [id, since] of batch.st || []) this.stalls.set(id, since);

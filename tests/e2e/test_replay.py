@@ -40,6 +40,10 @@ SHOWN = '''(ids) => {
   });
   return {progress, counters, cards, live: [...document.querySelectorAll('#tasks')].some(seen)};
 }'''
+TEXTS = '''() => {
+  const grid = getElement(document.querySelector('#replay-tasks').parentElement.id.slice(1));
+  return [grid.errors, Object.fromEntries(Object.entries(grid.attempts).map(([id, [attempt]]) => [id, attempt]))];
+}'''
 
 
 def test_scrubbing_back_shows_the_board_recorded_live_and_a_link_opens_the_same_moment(browser, start_server):
@@ -79,6 +83,7 @@ def test_scrubbing_back_shows_the_board_recorded_live_and_a_link_opens_the_same_
             assert position <= target, f'stepped past {target} s to {position} s: the moment is not an event\'s'
         assert _shared_moment(page, server) == target, 'Share gives the moment shown, exactly'
         _wait_for_board(page, live, ids, f'{target} s as recorded live')
+        _assert_texts(page, live)
         expect(page.get_by_role('region', name='Replay')).to_contain_text(f'Replaying run 1 at {target:,.1f} s')
 
     for _ in range(3):  # back by the arrow keys alone: the board is the server's replay at the moment shown
@@ -88,6 +93,7 @@ def test_scrubbing_back_shows_the_board_recorded_live_and_a_link_opens_the_same_
     assert shown_at == position and math.isclose(shown_at, moments[2]['elapsed_s'] - 3)
     replayed = httpx.get(f'{server.base}/runs/1/state', params={'at': repr(shown_at)}).json()
     _wait_for_board(page, replayed, ids, f'{shown_at} s from GET /runs/1/state')
+    _assert_texts(page, replayed)
     words = (f'Run 1 at {format_duration(shown_at)}: {replayed["completed"]} completed, {replayed["failed"]} failed, '
              f'{replayed["running"]} running')  # and nothing cancelled, interrupted or stalled in this run
     expect(page.locator('.replay-bar [aria-live=polite]')).to_have_text(words, timeout=WAIT_MS)  # once keys stop
@@ -178,6 +184,14 @@ def _wait_for_board(page, live: dict[str, Any], ids: list[int], what: str) -> No
     while (shown := _shown(page, ids)) != expected:
         assert time.monotonic() < deadline, f'{what}: the page shows {shown}, expected {expected}'
         page.wait_for_timeout(50)  # polling a real browser
+
+
+def _assert_texts(page, live: dict[str, Any]) -> None:
+    """Every error and attempt number in the page's grid is the one /status gave: every scrub after the first sends
+    only the texts that changed (grid_wire.patch), which must add up to all of them."""
+    errors, attempts = page.evaluate(TEXTS)
+    assert errors == {i: task['error'] for i, task in live['individual'].items() if task['status'] == 'failed'}
+    assert attempts == live['attempts'], 'the retried tasks, each with its attempt then'
 
 
 def _moved(page, end: float, *, from_: float) -> float:

@@ -122,6 +122,17 @@ def test_after_a_crash_a_replay_is_exact_or_says_by_how_much_it_is_not(figures) 
     @example(settings=RunSettings(tasks=1, failure_rate=0.0, min_duration=0.2, max_duration=1.2, speed=0.5, seed=0,
                                   concurrency=0, stall_rate=0.0, task_timeout=None),
              plan=[(('step', 0.01), True)], crash=1)
+    # ... and one whose hang had ended at the crash to the last bit: its resumed start, one rounding off, put it back
+    # in its hang for the replay's arithmetic (flagged stalled there) but not for the simulator's remembered end
+    @example(settings=RunSettings(tasks=1, failure_rate=0.0, min_duration=0.2, max_duration=5.2, speed=0.5, seed=0,
+                                  concurrency=0, stall_rate=0.3, task_timeout=None),
+             plan=[(('step', 0.0), True), (('step', 0.0), True), (('edge', 1), True)], crash=3)
+    # ... and one resumed in its hang: the resumed start and hang worked out in another order than a step's put its
+    # stop one rounding off, and how long it had stood still (rounded to 0.1 s) one tenth off
+    @example(settings=RunSettings(tasks=1, failure_rate=0.0, min_duration=3.0, max_duration=3.0, speed=0.5, seed=364,
+                                  concurrency=0, stall_rate=1.0, task_timeout=None),
+             plan=[(('step', 0.06), True), (('step', 0.72), True), (('edge', 0), True), (('step', 0.03), False),
+                   (('step', 0.03), True), (('step', 0.09), True), (('step', 0.75), True)], crash=3)
     # ... and one that ran across the crash, interrupted again at the same moment by a clean stop
     @example(settings=RunSettings(tasks=1, failure_rate=0.0, min_duration=0.2, max_duration=0.2, speed=0.5, seed=0,
                                   concurrency=0, stall_rate=0.0, task_timeout=None),
