@@ -79,7 +79,8 @@ def build(settings: Settings, *, sim: Simulator | None = None,
         driver = Driver(sim)
         app.on_startup(lambda: background_tasks.create(driver.run(), name='taskdemo driver'))
     return sim, create_root(services.view, services.commands, control_token=settings.control_token,
-                       history=services.history, replays=services.replays)
+                       history=services.history, replays=services.replays,
+                       presence=services.presence)
 
 
 def _build_cluster(sim: Simulator, settings: Settings) -> Callable[[Request], None]:
@@ -91,7 +92,8 @@ def _build_cluster(sim: Simulator, settings: Settings) -> Callable[[Request], No
     app.on_startup(lambda: background_tasks.create(node.run(), name='taskdemo cluster node'))
     app.on_shutdown(node.stop)
     return create_root(services.view, services.commands, control_token=settings.control_token,
-                       history=services.history, cluster=node, replays=services.replays)
+                       history=services.history, cluster=node, replays=services.replays,
+                       presence=services.presence)
 
 
 def _serve(services: Services, settings: Settings) -> None:

@@ -44,6 +44,7 @@ from .model import (
     stall_after_s,
     timeout_message,
 )
+from .view import RunFigures
 
 EPSILON = 1e-9  # as in the simulator's percent arithmetic
 RETRIES = {EventKind.RETRY, EventKind.RETRY_TASK}
@@ -97,7 +98,7 @@ class Span:
     done: Task | None = None  # ... once it ended
 
 
-class Moment:
+class Moment(RunFigures):
     """The board at one moment of a replay, read as the live run is read (`view.RunView`): nothing in it ever
     changes, so it has no listeners. `exact` is False where the store could not say exactly (`note` says why)."""
 
@@ -113,22 +114,6 @@ class Moment:
         self.version = next(_MOMENTS)  # every moment is a state of its own for the caches keyed by version
         self.settings = run.settings
         self.newest_run_id = run.id
-
-    @property
-    def state(self) -> RunState:
-        return self.run.state
-
-    @property
-    def active(self) -> bool:
-        return self.run.state == RunState.RUNNING
-
-    @property
-    def total(self) -> int:
-        return len(self.tasks)
-
-    @property
-    def percent(self) -> float:
-        return 100.0 * self.counts.finished / self.total if self.tasks else 0.0
 
     def changes_since(self, version: int) -> set[int] | None:
         return set() if version == self.version else None

@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 
 from .control import Commands, LocalCommands
 from .history import History
+from .presence import Presence
 from .protocol import StatusCache
 from .replays import Replays
 from .settings import Settings
@@ -33,10 +34,14 @@ class Services:
     history: History | None = None  # None: no data folder
     cluster: ClusterInfo | None = None  # None: one process on its own (no --redis)
     replays: Replays = None  # type: ignore[assignment]  # made from the view and the history
+    presence: Presence = None  # type: ignore[assignment]  # who is watching: made with the `/ws` listeners
 
     def __post_init__(self) -> None:
         if self.replays is None:
             self.replays = Replays(self.view, self.history)
+        if self.presence is None:
+            self.presence = Presence(lambda: len(self.broadcaster.subscribers))
+            self.broadcaster.on_count = self.presence.streams_changed
 
 
 class ClusterInfo(Protocol):
@@ -88,6 +93,10 @@ def get_replays(services: Annotated[Services, Depends(get_services)]) -> Replays
     return services.replays
 
 
+def get_presence(services: Annotated[Services, Depends(get_services)]) -> Presence:
+    return services.presence
+
+
 def get_cluster(services: Annotated[Services, Depends(get_services)]) -> ClusterInfo | None:
     return services.cluster
 
@@ -101,3 +110,4 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 HistoryDep = Annotated[History | None, Depends(get_history)]
 ClusterDep = Annotated[ClusterInfo | None, Depends(get_cluster)]
 ReplaysDep = Annotated[Replays, Depends(get_replays)]
+PresenceDep = Annotated[Presence, Depends(get_presence)]

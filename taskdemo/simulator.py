@@ -44,6 +44,7 @@ from .model import (
     timeout_message,
 )
 from .settings import RunSettings
+from .view import RunFigures
 
 # the records live in model.py; they are imported from here too, where the simulator is
 __all__ = ['Attempt', 'Change', 'Counts', 'RetryError', 'Run', 'RunActiveError', 'RunState', 'Simulator', 'Task',
@@ -68,7 +69,7 @@ class TaskStateError(ValueError):
     """A task asked for exists but cannot take the command now (a finished task cancelled, say); nothing changed."""
 
 
-class Simulator:
+class Simulator(RunFigures):
     """Runs many simulated tasks at once. One instance is shared by every page, the API and the stream."""
 
     def __init__(self, settings: RunSettings | None = None, *,
@@ -95,23 +96,6 @@ class Simulator:
         self._set_tasks(self.settings.tasks)
 
     # ---- reading ----------------------------------------------------------------------------------------------
-
-    @property
-    def state(self) -> RunState:
-        return self.run.state if self.run else RunState.IDLE
-
-    @property
-    def active(self) -> bool:
-        return self.state == RunState.RUNNING
-
-    @property
-    def total(self) -> int:
-        return len(self.tasks)
-
-    @property
-    def percent(self) -> float:
-        """Finished tasks (completed, failed or cancelled) over all tasks, 0-100."""
-        return 100.0 * self.counts.finished / self.total if self.tasks else 0.0
 
     @property
     def stalled_ids(self) -> frozenset[int]:

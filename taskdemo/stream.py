@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -39,6 +40,7 @@ class Broadcaster:
         self.sim = sim
         self.interval = interval
         self.subscribers: set[Subscriber] = set()
+        self.on_count: Callable[[], object] = lambda: None  # called when a listener comes or goes (presence.py)
         self.frames = protocol.FrameCache(sim)
         self.broadcasts = 0
         self._version = sim.version
@@ -52,13 +54,16 @@ class Broadcaster:
         """A new subscriber and the full frame it gets at once; later frames arrive in its queue."""
         subscriber = Subscriber(mode)
         self.subscribers.add(subscriber)
+        self.on_count()
         if not self.running:
             self._version = self.sim.version
             self._task = asyncio.get_running_loop().create_task(self._run(), name='taskdemo /ws broadcaster')
         return subscriber, self.frames.full()
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        self.subscribers.discard(subscriber)
+        if subscriber in self.subscribers:
+            self.subscribers.discard(subscriber)
+            self.on_count()
         if not self.subscribers and self._task is not None:
             self._task.cancel()
             self._task = None

@@ -13,6 +13,32 @@ from .model import Change, Counts, Run, RunEvent, RunState, Task
 from .settings import RunSettings
 
 
+class RunFigures:
+    """What a view works out from its run, tasks and counts, the same way for the simulator and a replayed moment
+    (replay.Moment)."""
+
+    run: Run | None
+    tasks: list[Task]
+    counts: Counts
+
+    @property
+    def state(self) -> RunState:
+        return self.run.state if self.run else RunState.IDLE
+
+    @property
+    def active(self) -> bool:
+        return self.state == RunState.RUNNING
+
+    @property
+    def total(self) -> int:
+        return len(self.tasks)
+
+    @property
+    def percent(self) -> float:
+        """Finished tasks (completed, failed or cancelled) over all tasks, 0-100."""
+        return 100.0 * self.counts.finished / self.total if self.tasks else 0.0
+
+
 class RunView(Protocol):
     """A run as it stands, and its changes as they happen. Read it on the event loop only.
 

@@ -46,7 +46,7 @@ async def test_the_live_run_at_a_moment_gone_by_is_the_board_status_showed_then(
         assert state.status_code == 200, state.text
         body = state.json()
         assert body.pop('at') == status['elapsed_s'] and body.pop('exact') is True and body.pop('note') == ''
-        assert body.pop('version') is None and body.pop('streams') is None
+        assert body.pop('version') is None and body.pop('streams') is None and body.pop('viewers') is None
         assert body == without_live_keys(status)
     assert any(status['failed'] for status in seen) and any(status['stalled'] for status in seen)
     assert (await client.get('/runs/1/state', params={'at': 0})).json()['running'] == 20
@@ -187,6 +187,7 @@ async def test_the_schema_documents_the_moment_route_and_the_redirect(recorded):
     reply = schema['components']['schemas']['StateReply']
     assert {'at', 'exact', 'note', 'individual', 'elapsed_s', 'error_groups'} <= set(reply['required'])
     assert reply['properties']['version']['type'] == 'null' and reply['properties']['streams']['type'] == 'null'
+    assert reply['properties']['viewers']['type'] == 'null'
     assert (reply['properties']['at']['type'], reply['properties']['exact']['type']) == ('number', 'boolean')
     one_run = schema['paths']['/runs/{run_id}']['get']
     assert 'text/html' in one_run['responses']['303']['description']
@@ -195,4 +196,4 @@ async def test_the_schema_documents_the_moment_route_and_the_redirect(recorded):
 
 
 def without_live_keys(status: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in status.items() if key not in {'version', 'streams'}}
+    return {key: value for key, value in status.items() if key not in {'version', 'streams', 'viewers'}}

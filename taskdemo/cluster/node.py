@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
+from ..presence import Presence, Viewers
 from ..simulator import Simulator
 from .engine import Engine
 from .lease import TTL_S, Lease
@@ -32,7 +33,7 @@ FORGET_S = 60.0  # and after this long its report is deleted
 
 class ClusterNode:
     def __init__(self, sim: Simulator, link: Link, *, port: int, keep_runs: int, ttl_s: float = TTL_S,
-                 resume_limit_s: float = RESUME_LIMIT_S, viewers: Callable[[], int] = lambda: 0,
+                 resume_limit_s: float = RESUME_LIMIT_S, presence: Presence | None = None,
                  tick_s: float | None = None, wall: Callable[[], float] = time.time) -> None:
         self.sim = sim
         self.link = link
@@ -41,7 +42,7 @@ class ClusterNode:
         self.pid = os.getpid()
         self.keep_runs = keep_runs
         self.resume_limit_s = resume_limit_s
-        self.viewers = viewers
+        self.presence = presence or Presence()  # this process's viewers, and where the others' are told
         self.lease = Lease(link, f'{self.id}/{self.pid}', ttl_s=ttl_s)
         self.mirror = Mirror(sim, link, wall=wall)
         self.engine: Engine | None = None
@@ -160,12 +161,15 @@ class ClusterNode:
         return {'id': self.id, 'pid': self.pid, 'port': self.port, 'role': self.role,
                 'version': self.sim.version,
                 'entry_ms': self.mirror.entry_ms if engine is None else int(self._wall() * 1000),
-                'viewers': self.viewers(), 'seen': self._wall()}
+                **viewer_counts(self.presence.local), 'seen': self._wall()}
 
     async def _report(self) -> None:
         """Say that this process is alive, and read everybody else's reports (for this process's pages)."""
         await self.link.fast.hset(self.link.keys.nodes, self.id, json.dumps(self.report()))
         self.view = await self.read_view()
+        others = [node for node in self.view['processes'] if node['id'] != self.id]
+        self.presence.elsewhere(Viewers(pages=sum(node['pages'] for node in others),
+                                        streams=sum(node['streams'] for node in others)))
 
     async def answer(self) -> dict[str, Any]:
         """`GET /cluster`, read now; a 503 that says since when while Redis cannot be reached."""
@@ -193,6 +197,11 @@ class ClusterNode:
         return {'this': self.id, **cluster_view(nodes, lease, epoch, last, now=now)}
 
 
+def viewer_counts(viewers: Viewers) -> dict[str, int]:
+    """A process's own viewers as it reports them: `viewers` (the total, as /cluster shows per process), by kind."""
+    return {'viewers': viewers.total, 'pages': viewers.pages, 'streams': viewers.streams}
+
+
 def cluster_view(nodes: dict[str, str], lease: str | None, epoch: str | None, last: list, *,
                  now: float) -> dict[str, Any]:
     """`GET /cluster`: the processes alive, which one advances the run, its epoch, and each one's lag behind the
@@ -212,7 +221,8 @@ def cluster_view(nodes: dict[str, str], lease: str | None, epoch: str | None, la
         processes.append({'id': node['id'], 'pid': node['pid'], 'port': node['port'], 'role': node['role'],
                           'version': node['version'], 'behind_versions': behind,
                           'behind_s': 0.0 if node['role'] == 'engine' else lag_s,
-                          'viewers': node['viewers'], 'seen_s_ago': round(now - node['seen'], 3)})
+                          'viewers': node['viewers'], 'pages': node.get('pages', 0),
+                          'streams': node.get('streams', 0), 'seen_s_ago': round(now - node['seen'], 3)})
     processes.sort(key=lambda node: node['id'])
     engine = lease.split('/')[0] if lease else None
     return {'engine': engine, 'epoch': int(epoch) if epoch else None, 'version': newest_version,

@@ -3,8 +3,6 @@ the run (or advances it, while this process is the engine), sending control thro
 history from Redis."""
 from __future__ import annotations
 
-from nicegui import Client
-
 from ..protocol import StatusCache
 from ..services import Services
 from ..settings import Settings
@@ -24,12 +22,7 @@ def cluster_services(sim: Simulator, settings: Settings) -> tuple[Services, Clus
                         statuses=StatusCache(sim, broadcaster.frames), settings=settings,
                         history=RedisHistory(link, keep_runs=settings.keep_runs))
     node = ClusterNode(sim, link, port=settings.port, keep_runs=settings.keep_runs,
-                       resume_limit_s=settings.takeover_limit, viewers=lambda: viewers(broadcaster))
+                       resume_limit_s=settings.takeover_limit, presence=services.presence)
     services.cluster = node
     return services, node
 
-
-def viewers(broadcaster: Broadcaster) -> int:
-    """Open pages (a client with its socket connected) plus `/ws` listeners, on this process."""
-    pages = sum(1 for client in Client.instances.values() if client.has_socket_connection)
-    return pages + len(broadcaster.subscribers)

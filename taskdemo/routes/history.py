@@ -86,7 +86,7 @@ async def state(replays: ReplaysDep, run_id: RunId, at: At,
         raise HTTPException(422, f'at must be from 0 to {_seconds(replay.end)} ({_lasted(replay)}), '
                                  f'got {_quoted(at)}')
     shown = replay.at(moment)
-    body = protocol.dumps({**protocol.status(shown), 'streams': None, 'version': None, 'at': shown.at,
+    body = protocol.dumps({**protocol.status(shown), 'streams': None, 'viewers': None, 'version': None, 'at': shown.at,
                            'exact': shown.exact, 'note': shown.note}).encode()
     if 'gzip' in accept_encoding.lower():  # 450 KB at 10,000 tasks: about 2 ms to 55 KB at this level
         return Response(gzip.compress(body, compresslevel=protocol.GZIP_LEVEL, mtime=0),

@@ -81,6 +81,12 @@ class StalledTask(BaseModel):
     stalled_s: float = Field(description='simulated seconds since it stopped moving')
 
 
+class ViewerCounts(BaseModel):
+    pages: int = Field(description='board tabs open now (their socket connected)')
+    streams: int = Field(description='`/ws` clients listening now')
+    total: int = Field(description='pages plus streams: the "4 watching" of the board\'s header')
+
+
 class StatusReply(BaseModel):
     total: int
     completed: int
@@ -105,6 +111,7 @@ class StatusReply(BaseModel):
     stalled: int = Field(description='running tasks that are stalled now')
     stalled_tasks: list[StalledTask] = Field(description='the stalled tasks, the one stalled longest first')
     streams: int = Field(description='`/ws` clients listening now')
+    viewers: ViewerCounts = Field(description='who is watching now: board tabs open (connected) and `/ws` clients')
     version: int = Field(description='the state\'s version, one more with every change: in a cluster, processes at '
                                      'the same version show the same state')
 
@@ -116,6 +123,7 @@ class StateReply(StatusReply):
 
     streams: None = Field(description='always null: a moment replayed has no `/ws` clients of its own (how many '
                                       'listen now is in `/status`)')
+    viewers: None = Field(description='always null: who watches now is in `/status`')
     version: None = Field(description='always null: a moment replayed is not a state of the live simulator')
     at: float = Field(description='the moment shown, in seconds since the run started (as `elapsed_s`)')
     exact: bool = Field(description='false only where the store could not say exactly (the app stopped without a '

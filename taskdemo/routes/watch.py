@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, WebSocket
 from fastapi.responses import Response
 from starlette.websockets import WebSocketDisconnect
 
-from ..services import BroadcasterDep, StatusesDep
+from ..services import BroadcasterDep, PresenceDep, StatusesDep
 from .models import StatusReply
 
 SEND_TIMEOUT_S = 10.0
@@ -20,14 +20,14 @@ router = APIRouter()
 
 @router.get('/status', response_model=None, tags=['watch'],
             responses={200: {'model': StatusReply, 'description': 'the whole state'}})
-async def status(statuses: StatusesDep, broadcaster: BroadcasterDep,
+async def status(statuses: StatusesDep, broadcaster: BroadcasterDep, presence: PresenceDep,
                  accept_encoding: Annotated[str, Header(include_in_schema=False)] = '') -> Response:
-    """The whole state: a `/ws` frame plus the state of the run, and how many `/ws` clients are listening."""
-    streams = len(broadcaster.subscribers)
+    """The whole state: a `/ws` frame plus the state of the run, and who is watching (board tabs, `/ws` clients)."""
+    now = {'streams': len(broadcaster.subscribers), 'viewers': presence.viewers.as_dict()}
     if 'gzip' in accept_encoding.lower():  # compressed here, from a cache: not again per request downstream
-        return Response(statuses.gzip(streams=streams), media_type='application/json',
+        return Response(statuses.gzip(**now), media_type='application/json',
                         headers={'Content-Encoding': 'gzip', 'Vary': 'Accept-Encoding'})
-    return Response(statuses.text(streams=streams), media_type='application/json')
+    return Response(statuses.text(**now), media_type='application/json')
 
 
 @router.websocket('/ws')

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from ..control import Commands
 from ..history import History
 from ..model import Change, RunState
+from ..presence import Presence
 from ..replays import Replays
 from ..view import RunView
 from .cluster_bar import ClusterState, cluster_parts
@@ -33,6 +34,7 @@ from .settings_panel import SettingsPanel
 from .summary import RunSummary, summary_line
 from .timeline import Timeline
 from .titles import TITLE
+from .watching import Watching
 
 PRIMARY = '#1d4ed8'  # NiceGUI's default blue carries white text at only 3:1; this one at 6.7:1
 NEGATIVE = '#b91c1c'
@@ -43,18 +45,21 @@ CSS = '\n'.join((Path(__file__).parent / name).read_text() for name in STYLES)
 
 def create_root(view: RunView, commands: Commands, *, control_token: str | None = None,
                 history: History | None = None, fanout: Fanout | None = None,
-                cluster: ClusterState | None = None,
-                replays: Replays | None = None) -> Callable[[Request], Awaitable[None]]:
+                cluster: ClusterState | None = None, replays: Replays | None = None,
+                presence: Presence | None = None) -> Callable[[Request], Awaitable[None]]:
     """The page function; every page hears the view's changes through `fanout`. Without one given, it is made with
     the first page: bindings to its model are then made in the NiceGUI app that serves the page (tests reset it).
-    `replays` (the app's, or one for these pages) makes the replays the pages scrub."""
+    `replays` (the app's, or one for these pages) makes the replays the pages scrub; `presence` (the app's, with its
+    `/ws` listeners; or one for these pages) counts who is watching."""
     replays = replays or Replays(view, history)
+    presence = presence or Presence()
 
     async def root(request: Request) -> None:
         nonlocal fanout
         fanout = fanout or Fanout(view)
         board = Board(view, commands, fanout, control_token=control_token, history=history,
-                      query=request.query_params, cluster=cluster, replays=replays, base_url=str(request.base_url))
+                      query=request.query_params, cluster=cluster, replays=replays, base_url=str(request.base_url),
+                      presence=presence)
         await board.open_link()  # before the page is sent: a link to a moment opens on it, not on the live board
     return root
 
@@ -62,7 +67,8 @@ def create_root(view: RunView, commands: Commands, *, control_token: str | None 
 class Board:
     def __init__(self, view: RunView, commands: Commands, fanout: Fanout, *, control_token: str | None = None,
                  history: History | None = None, query: Mapping[str, str] | None = None,
-                 cluster: ClusterState | None = None, replays: Replays | None = None, base_url: str = '') -> None:
+                 cluster: ClusterState | None = None, replays: Replays | None = None, base_url: str = '',
+                 presence: Presence | None = None) -> None:
         self._view = view
         self._fanout = fanout
         self._query = query or {}
@@ -77,7 +83,9 @@ class Board:
         with ui.element('header').classes('board-header w-full flex flex-col gap-1').mark('header') as header:
             cluster_footer = cluster_parts(cluster) if cluster is not None else None
             with ui.row().classes('w-full items-center justify-between gap-2') as top:
-                ui.label(TITLE).classes('board-title font-bold').props('role=heading aria-level=1')
+                with ui.row().classes('items-baseline gap-x-3 gap-y-0'):
+                    ui.label(TITLE).classes('board-title font-bold').props('role=heading aria-level=1')
+                    self.watching = Watching(presence or Presence())
                 self.controls = RunControls(view, commands, fanout.model, control_token=control_token,
                                             on_unlock=self._unlocked)
                 with self.controls.row:

@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,7 +34,7 @@ from .page import main_thread_seconds
 from .procs import Server, cpu_seconds, kill_leftovers, machine, wait_quiet
 from .replay import percentile
 from .state_at import start, wait_until_over
-from .table import size
+from .table import keep, size
 
 RUN = {'speed': 2.0, 'min_duration': 5.0, 'max_duration': 60.0, 'failure_rate': 0.2, 'stall_rate': 0.05,
        'task_timeout': 90.0, 'concurrency': 0, 'seed': 1}  # tasks of 2.5-30 s, hung ones cut at 45 s; then a retry
@@ -94,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         kill_leftovers()
     figures.update(tasks=args.tasks, run_s=run_s, machine_busy_before_pct=busy,
                    load_average=[round(load, 2) for load in os.getloadavg()])
-    written = Path(args.json)
-    kept = json.loads(written.read_text()) if written.exists() else {}
-    written.write_text(json.dumps({**kept, 'scrub': figures}, indent=1))
+    keep(args.json, {'scrub': figures})
     print_table(figures)
     return 0
 

@@ -15,18 +15,16 @@ Prints a table (ms from request to the whole answer read, client side) and keeps
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from .procs import Server, kill_leftovers, machine, wait_quiet
 from .replay import percentile
-from .table import size
+from .table import keep, size
 
 FINISHED_RUN = {'speed': 10.0, 'min_duration': 5.0, 'max_duration': 60.0, 'failure_rate': 0.2, 'stall_rate': 0.05,
                 'task_timeout': 90.0, 'seed': 1}  # about 10 s of real time, then the retry
@@ -51,9 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         kill_leftovers()
     figures.update(tasks=args.tasks, machine=machine('n/a (not used)'), machine_busy_before_pct=busy)
-    written = Path(args.json)
-    kept = json.loads(written.read_text()) if written.exists() else {}
-    written.write_text(json.dumps({**kept, 'state_at': figures}, indent=1))
+    keep(args.json, {'state_at': figures})
     print_table(figures)
     return 0
 

@@ -2,11 +2,21 @@
 seed-style `/ws` stream measured at the same N (REF = one client of `/ws` full with the smallest K)."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 Row = tuple[str, str, Callable[[dict[str, Any]], tuple[str, float | None]]]
 NA = 'n/a'
+
+
+def keep(path: str, figures: dict[str, Any]) -> None:
+    """Write `figures` (one entry per benchmark: {"scrub": {...}}) into the JSON at `path`, keeping what the others
+    wrote there."""
+    written = Path(path)
+    kept = json.loads(written.read_text()) if written.exists() else {}
+    written.write_text(json.dumps({**kept, **figures}, indent=1))
 
 
 def size(value: float | None) -> str:
