@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from nicegui import Event
 
 NAME_HEX = 3  # "tab 7f3": 4,096 names, drawn again while one is taken
+TRIES = 20  # ... this often; then a digit longer
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,16 @@ class Presence:
         self.changed: Event[Viewers] = Event()  # a page subscribes inside its own context: unsubscribed with it
 
     def name_tab(self) -> str:
-        """A short name no open tab has."""
-        while (name := secrets.token_hex(2)[:NAME_HEX]) in self._named:
-            pass
-        self._named.add(name)
-        return name
+        """A short name no open tab has: three hex digits, one more each time 20 draws found only names taken (with
+        thousands of tabs open)."""
+        digits = NAME_HEX
+        while True:
+            for _ in range(TRIES):
+                name = secrets.token_hex(8)[:digits]
+                if name not in self._named:
+                    self._named.add(name)
+                    return name
+            digits += 1
 
     def connected(self, tab: str) -> None:
         if tab not in self._pages:

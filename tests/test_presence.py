@@ -45,6 +45,12 @@ async def test_api_streams_count_as_they_come_and_go(sim):
     assert [viewers.total for viewers in seen] == [1, 2, 3, 2, 1]
 
 
+def test_with_every_short_name_taken_a_tab_gets_a_longer_one():
+    presence = Presence()
+    names = [presence.name_tab() for _ in range(4_096 + 10)]  # more tabs than three hex digits can name
+    assert len(set(names)) == len(names) and {len(name) for name in names} >= {3, 4}
+
+
 @pytest.mark.parametrize(('pages', 'streams', 'words'), [
     (1, 0, '1 watching: 1 board tab'),
     (3, 1, '4 watching: 3 board tabs, 1 API stream'),
