@@ -10,6 +10,21 @@ import sqlite3
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 3  # 2: tasks gained attempt and earlier (retries); 3: earlier attempts in a table of their own
+# a run's events (model.RunEvent): a table of its own, made when missing, like the stall columns: the taskdemo
+# before it opens such a database all the same, and its runs simply have no events
+EVENTS_TABLE = """
+CREATE TABLE IF NOT EXISTS events (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    at_s REAL NOT NULL,
+    kind TEXT NOT NULL,
+    wall REAL NOT NULL,
+    tasks TEXT NOT NULL DEFAULT '[]',
+    crash INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID
+"""
+
 ATTEMPTS_TABLE = """
 CREATE TABLE IF NOT EXISTS attempts (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,

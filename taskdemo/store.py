@@ -19,7 +19,7 @@ from typing import Any
 
 from .datadir import DataDirError, DataDirLock, check_writable, move_aside
 from .model import MAX_EARLIER, EventKind, RunEvent, crash_noted
-from .schema import SCHEMA_VERSION, NewerSchema, prepare, stored_version
+from .schema import EVENTS_TABLE, SCHEMA_VERSION, NewerSchema, prepare, stored_version
 from .settings import RunSettings
 from .simulator import Attempt, Run, RunState, Task, TaskStatus, plan_tasks
 
@@ -44,20 +44,6 @@ STALL_COLUMNS = {'stall_at': 'INTEGER', 'stall_for': 'REAL', 'stalled_from': 'RE
                  'stalled': 'INTEGER NOT NULL DEFAULT 0'}
 ATTEMPT_COLUMNS = ('task_id', 'number', 'duration', 'progress', 'started_s', 'finished_s', 'error')
 EVENT_COLUMNS = ('seq', 'at_s', 'kind', 'wall', 'tasks', 'crash')
-# a run's events (model.RunEvent): a table of its own, made when missing, like the stall columns: the taskdemo
-# before it opens such a database all the same, and its runs simply have no events
-EVENTS_TABLE = """
-CREATE TABLE IF NOT EXISTS events (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    at_s REAL NOT NULL,
-    kind TEXT NOT NULL,
-    wall REAL NOT NULL,
-    tasks TEXT NOT NULL DEFAULT '[]',
-    crash INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID
-"""
 
 
 class Corrupt(sqlite3.DatabaseError):
