@@ -6,6 +6,7 @@ The routes and the page see the run only through `Services` (a `RunView` to read
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Callable
 
 from fastapi.exception_handlers import http_exception_handler
@@ -26,6 +27,8 @@ from .settings import Settings
 from .simulator import Simulator
 from .store import Store
 from .ui.page import TITLE, create_root
+
+log = logging.getLogger(__name__)
 
 PAGE_PATHS = {'/'}
 NATIVE_WINDOW_SIZE = (1200, 820)
@@ -80,7 +83,7 @@ def build(settings: Settings, *, sim: Simulator | None = None,
         app.on_startup(lambda: background_tasks.create(driver.run(), name='taskdemo driver'))
     return sim, create_root(services.view, services.commands, control_token=settings.control_token,
                        history=services.history, replays=services.replays,
-                       presence=services.presence)
+                       presence=services.presence, activity=services.activity)
 
 
 def _build_cluster(sim: Simulator, settings: Settings) -> Callable[[Request], None]:
@@ -93,13 +96,14 @@ def _build_cluster(sim: Simulator, settings: Settings) -> Callable[[Request], No
     app.on_shutdown(node.stop)
     return create_root(services.view, services.commands, control_token=settings.control_token,
                        history=services.history, cluster=node, replays=services.replays,
-                       presence=services.presence)
+                       presence=services.presence, activity=services.activity)
 
 
 def _serve(services: Services, settings: Settings) -> None:
     """The routes, their error handlers and the guards around them, for either mode."""
     install_routes(app, services)
     install_error_handlers(app)
+    app.on_startup(lambda: background_tasks.create(_load_activity(services), name='taskdemo activity'))
     _answer_unknown_paths_with_404()
     # before CORS, which then wraps it: an allowed origin can read a 413 too; the same origins may change the board
     install_security(app, allowed_origins=settings.cors_origins)
@@ -108,6 +112,13 @@ def _serve(services: Services, settings: Settings) -> None:
     disconnects.install(app)  # outside everything, NiceGUI's middlewares (added by ui.run) included
     # Quasar's loading bar shows (an unnamed progressbar) whenever the page fetches anything; the board has its own
     app.config.quasar_config['loadingBar']['skipHijack'] = True
+
+
+async def _load_activity(services: Services) -> None:
+    try:
+        await services.activity.load()
+    except Exception as error:  # Redis away at start-up, say: the list starts with what happens from now on
+        log.warning('the activity of stored runs could not be read (%s); it shows what happens from now on', error)
 
 
 def _stop_recording(sim: Simulator, recorder: Recorder) -> None:

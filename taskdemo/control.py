@@ -4,12 +4,13 @@ retry_task), with the one set of rules for them.
 `execute` applies a command to the simulator that advances the run, and answers as the HTTP routes do (the same
 reply bodies, the same 409 and 422 details). The routes and the board reach it through a `Commands` object:
 `LocalCommands` calls it in this process; another implementation may carry the command (its arguments are plain
-JSON) to the process that advances the run and bring the answer back.
+JSON) to the process that advances the run and bring the answer back. Each command comes from somewhere
+(`Commands.by(source)`: a board tab, the API), which the run's event log keeps (activity.py says it in words).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from .settings import RunSettings, SettingsError, described
 from .simulator import RetryError, RunActiveError, RunState, Simulator, TaskStateError
@@ -28,14 +29,19 @@ class ControlError(Exception):
         self.retry_after = retry_after
 
 
-def execute(sim: Simulator, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
-    """Run one command on `sim` and return the reply body; raise ControlError (409, 422) when it is refused, with
-    nothing changed.
+def execute(sim: Simulator, op: str, args: Mapping[str, Any], source: str = '') -> dict[str, Any]:
+    """Run one command from `source` on `sim` and return the reply body; raise ControlError (409, 422) when it is
+    refused, with nothing changed.
 
     `args` by command: start -> `{'settings': dict | None}` (only the settings given; the rest stay as they are),
     retry -> `{'tasks': list[int] | None, 'error': str | None}`, cancel_task and retry_task -> `{'task': int}`,
     the others -> `{}`.
     """
+    with sim.acting(source):
+        return _execute(sim, op, args)
+
+
+def _execute(sim: Simulator, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
     if op == 'start':
         return _start(sim, args.get('settings'))
     if op == 'reset':
@@ -52,52 +58,58 @@ def execute(sim: Simulator, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
     raise ControlError(422, f'Unknown command {op!r} (known: {", ".join(OPS)}).')
 
 
-class Commands(Protocol):
+class Commands:
     """The board's and the routes' way to change the run. Each method answers the reply body of its route, or
-    raises ControlError."""
+    raises ControlError. A subclass says how a command is carried out (`send`); `by(source)` gives the same
+    commands as coming from `source` ('tab:7f3', 'api:127.0.0.1', 'token')."""
 
-    async def start(self, settings: Mapping[str, Any] | None = None) -> dict[str, Any]: ...
+    source = ''
 
-    async def reset(self) -> dict[str, Any]: ...
+    async def send(self, op: str, args: dict[str, Any], source: str) -> dict[str, Any]:
+        raise NotImplementedError
 
-    async def cancel(self) -> dict[str, Any]: ...
+    def by(self, source: str) -> Commands:
+        return _From(self, source)
 
-    async def resume(self) -> dict[str, Any]: ...
+    async def start(self, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return await self.send('start', {'settings': dict(settings) if settings is not None else None}, self.source)
 
-    async def retry(self, tasks: list[int] | None = None, error: str | None = None) -> dict[str, Any]: ...
+    async def reset(self) -> dict[str, Any]:
+        return await self.send('reset', {}, self.source)
 
-    async def cancel_task(self, task_id: int) -> dict[str, Any]: ...
+    async def cancel(self) -> dict[str, Any]:
+        return await self.send('cancel', {}, self.source)
 
-    async def retry_task(self, task_id: int) -> dict[str, Any]: ...
+    async def resume(self) -> dict[str, Any]:
+        return await self.send('resume', {}, self.source)
+
+    async def retry(self, tasks: list[int] | None = None, error: str | None = None) -> dict[str, Any]:
+        return await self.send('retry', {'tasks': tasks, 'error': error}, self.source)
+
+    async def cancel_task(self, task_id: int) -> dict[str, Any]:
+        return await self.send('cancel_task', {'task': task_id}, self.source)
+
+    async def retry_task(self, task_id: int) -> dict[str, Any]:
+        return await self.send('retry_task', {'task': task_id}, self.source)
 
 
-class LocalCommands:
+class _From(Commands):
+    def __init__(self, commands: Commands, source: str) -> None:
+        self._commands, self.source = commands, source
+
+    async def send(self, op: str, args: dict[str, Any], source: str) -> dict[str, Any]:
+        return await self._commands.send(op, args, source)
+
+
+class LocalCommands(Commands):
     """Commands for the simulator in this process. Each one is done before its coroutine's first step ends (it
     never waits), so that a page or a route sees its effect at once."""
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
 
-    async def start(self, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return execute(self.sim, 'start', {'settings': dict(settings) if settings is not None else None})
-
-    async def reset(self) -> dict[str, Any]:
-        return execute(self.sim, 'reset', {})
-
-    async def cancel(self) -> dict[str, Any]:
-        return execute(self.sim, 'cancel', {})
-
-    async def resume(self) -> dict[str, Any]:
-        return execute(self.sim, 'resume', {})
-
-    async def retry(self, tasks: list[int] | None = None, error: str | None = None) -> dict[str, Any]:
-        return execute(self.sim, 'retry', {'tasks': tasks, 'error': error})
-
-    async def cancel_task(self, task_id: int) -> dict[str, Any]:
-        return execute(self.sim, 'cancel_task', {'task': task_id})
-
-    async def retry_task(self, task_id: int) -> dict[str, Any]:
-        return execute(self.sim, 'retry_task', {'task': task_id})
+    async def send(self, op: str, args: dict[str, Any], source: str) -> dict[str, Any]:
+        return execute(self.sim, op, args, source)
 
 
 def _start(sim: Simulator, given: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -100,6 +100,8 @@ class EventKind(StrEnum):
     RETRY_TASK = 'retry_task'
     INTERRUPTED = 'interrupted'  # the app stopped mid-run; `crash`: it was found so on a restart (no clean stop)
     RESUME = 'resume'
+    RESET = 'reset'  # the board was cleared: the run's last event (a running run is cancelled just before)
+    MOVED = 'moved'  # in a cluster: another process took the run over (`source`: which)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,15 +115,17 @@ class RunEvent:
     wall: float
     tasks: tuple[int, ...] = ()  # the tasks it named (retry, cancel_task, retry_task)
     crash: bool = False  # INTERRUPTED only: the run was found running in the store after the app stopped
+    source: str = ''  # who did it (activity.source_words): 'tab:7f3', 'api:127.0.0.1', 'token'; '' for the run itself
 
     def as_dict(self) -> dict:
         return {'at_s': self.at_s, 'kind': self.kind.value, 'wall': self.wall, 'tasks': list(self.tasks),
-                'crash': self.crash}
+                'crash': self.crash, 'source': self.source}
 
     @classmethod
     def of(cls, record: dict) -> RunEvent:
         return cls(at_s=record['at_s'], kind=EventKind(record['kind']), wall=record['wall'],
-                   tasks=tuple(record.get('tasks', ())), crash=bool(record.get('crash', False)))
+                   tasks=tuple(record.get('tasks', ())), crash=bool(record.get('crash', False)),
+                   source=record.get('source', ''))
 
 
 # the run's state after each kind of event (a retried task of a finished run makes it run again)
@@ -130,6 +134,23 @@ STATE_AFTER = {
     EventKind.RETRY: RunState.RUNNING, EventKind.RETRY_TASK: RunState.RUNNING,
     EventKind.INTERRUPTED: RunState.INTERRUPTED, EventKind.RESUME: RunState.RUNNING,
 }
+
+
+def moment_at(run: Run, events: list[RunEvent], wall: float) -> tuple[RunState, float]:
+    """The run's state and elapsed time at `wall` (seconds since the epoch), as a page connected then saw it, from
+    the run's log: its time runs on from an event that leaves it running, and stands still after one that stops
+    it. An interruption found after a crash (`crash`) is left out: it is logged at the last moment saved, and the
+    crash came later, after anything a connected page saw."""
+    state, last = RunState.IDLE, None
+    for event in events:
+        if event.wall > wall:
+            break
+        if not event.crash:
+            state, last = STATE_AFTER.get(event.kind, state), event
+    if last is None:
+        return RunState.IDLE, 0.0
+    elapsed = last.at_s + (wall - last.wall if state == RunState.RUNNING else 0.0)
+    return state, min(elapsed, run.elapsed_s)
 
 
 def crash_noted(run: Run, events: list[RunEvent]) -> list[RunEvent]:

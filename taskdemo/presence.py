@@ -47,6 +47,12 @@ class Presence:
         self._named: set[str] = set()  # names given out and not yet let go (a tab may reconnect)
         self._elsewhere = Viewers(0, 0)  # in a cluster: the other processes' viewers, as they last reported
         self.changed: Event[Viewers] = Event()  # a page subscribes inside its own context: unsubscribed with it
+        self.where = ''  # in a cluster: this process ('host:8081'), whose tabs these names are
+
+    def source(self, tab: str) -> str:
+        """What the run's log says a command from this tab came from: 'tab:7f3' ('tab:7f3@host:8081' in a cluster,
+        where each process names its own tabs)."""
+        return f'tab:{tab}@{self.where}' if self.where else f'tab:{tab}'
 
     def name_tab(self) -> str:
         """A short name no open tab has: three hex digits, one more each time 20 draws found only names taken (with

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS events (
     wall REAL NOT NULL,
     tasks TEXT NOT NULL DEFAULT '[]',
     crash INTEGER NOT NULL DEFAULT 0,
+    source TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID
 """

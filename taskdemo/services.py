@@ -13,6 +13,7 @@ from typing import Annotated, Any, Protocol
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from .activity import Activity
 from .control import Commands, LocalCommands
 from .history import History
 from .presence import Presence
@@ -35,6 +36,7 @@ class Services:
     cluster: ClusterInfo | None = None  # None: one process on its own (no --redis)
     replays: Replays = None  # type: ignore[assignment]  # made from the view and the history
     presence: Presence = None  # type: ignore[assignment]  # who is watching: made with the `/ws` listeners
+    activity: Activity = None  # type: ignore[assignment]  # who did what: made from the view and the history
 
     def __post_init__(self) -> None:
         if self.replays is None:
@@ -42,6 +44,8 @@ class Services:
         if self.presence is None:
             self.presence = Presence(lambda: len(self.broadcaster.subscribers))
             self.broadcaster.on_count = self.presence.streams_changed
+        if self.activity is None:
+            self.activity = Activity(self.view, self.history)
 
 
 class ClusterInfo(Protocol):
@@ -97,6 +101,10 @@ def get_presence(services: Annotated[Services, Depends(get_services)]) -> Presen
     return services.presence
 
 
+def get_activity(services: Annotated[Services, Depends(get_services)]) -> Activity:
+    return services.activity
+
+
 def get_cluster(services: Annotated[Services, Depends(get_services)]) -> ClusterInfo | None:
     return services.cluster
 
@@ -111,3 +119,4 @@ HistoryDep = Annotated[History | None, Depends(get_history)]
 ClusterDep = Annotated[ClusterInfo | None, Depends(get_cluster)]
 ReplaysDep = Annotated[Replays, Depends(get_replays)]
 PresenceDep = Annotated[Presence, Depends(get_presence)]
+ActivityDep = Annotated[Activity, Depends(get_activity)]

@@ -249,3 +249,17 @@ def _shown(value: float) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return f'{value:,}' if isinstance(value, int) else f'{value:,g}'
+
+
+def settings_text(settings: dict, seed: int) -> str:
+    """1,000 tasks, 20 % failing, 30-120 s, ×1, seed 7 (and "10 at a time", "10 % hanging", "time limit 90 s" when
+    the run had them)."""
+    text = (f"{settings['tasks']:,} tasks, {100 * settings['failure_rate']:g} % failing, "
+            f"{settings['min_duration']:,g}-{settings['max_duration']:,g} s, ×{settings['speed']:g}")
+    if settings.get('concurrency'):
+        text += f", {settings['concurrency']:,} at a time"
+    if settings.get('stall_rate'):
+        text += f", {100 * settings['stall_rate']:g} % hanging"
+    if settings.get('task_timeout'):
+        text += f", time limit {settings['task_timeout']:,g} s"
+    return f'{text}, seed {seed}'

@@ -17,7 +17,8 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from .model import (
@@ -92,6 +93,7 @@ class Simulator(RunFigures):
         self._stalled: set[int] = set()  # ids of the tasks flagged `stalled`
         self._stalled_view: frozenset[int] | None = None  # the same, as handed out; None once a flag has moved
         self.events: list[RunEvent] = []  # what happened to the run shown, in order (read-only for everyone else)
+        self._source = ''  # who the commands being carried out come from (`acting`)
         self._runs_started = 0
         self._set_tasks(self.settings.tasks)
 
@@ -132,6 +134,15 @@ class Simulator(RunFigures):
 
     # ---- control ----------------------------------------------------------------------------------------------
 
+    @contextmanager
+    def acting(self, source: str) -> Iterator[None]:
+        """The events the commands inside make are `source`'s doing (activity.source_words): 'tab:7f3', ..."""
+        before, self._source = self._source, source
+        try:
+            yield
+        finally:
+            self._source = before
+
     def start(self, settings: RunSettings | None = None) -> Run:
         """Start a new run with `settings`, or with the settings in force.
 
@@ -147,7 +158,7 @@ class Simulator(RunFigures):
         seed = chosen.seed if chosen.seed is not None else self._rng.randrange(2**32)
         self._runs_started += 1
         self.run = Run(id=self._runs_started, settings=chosen, seed=seed, started_at=self._clock())
-        self.events = [RunEvent(at_s=0.0, kind=EventKind.START, wall=self.run.started_at)]
+        self.events = [RunEvent(at_s=0.0, kind=EventKind.START, wall=self.run.started_at, source=self._source)]
         self.settings = chosen if chosen.seed == self._default_seed else replace(chosen, seed=self._default_seed)
         self._set_tasks(chosen.tasks)
         self.tasks = plan_tasks(chosen, seed)
@@ -158,8 +169,12 @@ class Simulator(RunFigures):
         return self.run
 
     def reset(self) -> None:
-        """Cancel any active run and put every task back to pending at 0 %."""
+        """Cancel any active run and put every task back to pending at 0 %. The run shown gets its last event,
+        RESET, as a change of its own first: whatever follows the run's events sees it before the run goes."""
         self.cancel()
+        if self.run is not None:
+            self._event(EventKind.RESET)
+            self._emit(run=True)
         self.run = None
         self.events = []
         self._set_tasks(self.settings.tasks)
@@ -534,8 +549,10 @@ class Simulator(RunFigures):
         self._event(END_EVENT[state])
 
     def _event(self, kind: EventKind, tasks: tuple[int, ...] = ()) -> None:
+        """Log what happened now, as the doing of whoever is `acting`; a run completing is nobody's."""
         assert self.run is not None
-        self.events.append(RunEvent(at_s=self.run.elapsed_s, kind=kind, wall=self._clock(), tasks=tasks))
+        source = '' if kind == EventKind.COMPLETED else self._source
+        self.events.append(RunEvent(at_s=self.run.elapsed_s, kind=kind, wall=self._clock(), tasks=tasks, source=source))
 
     def _set_tasks(self, count: int) -> None:
         self.tasks = [Task(id=i) for i in range(count)]

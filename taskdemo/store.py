@@ -43,7 +43,8 @@ TASK_COLUMNS = ('id', 'status', 'progress', 'duration', 'fail_at', 'started_s', 
 STALL_COLUMNS = {'stall_at': 'INTEGER', 'stall_for': 'REAL', 'stalled_from': 'REAL', 'stalled_until': 'REAL',
                  'stalled': 'INTEGER NOT NULL DEFAULT 0'}
 ATTEMPT_COLUMNS = ('task_id', 'number', 'duration', 'progress', 'started_s', 'finished_s', 'error')
-EVENT_COLUMNS = ('seq', 'at_s', 'kind', 'wall', 'tasks', 'crash')
+EVENT_COLUMNS = ('seq', 'at_s', 'kind', 'wall', 'tasks', 'crash', 'source')
+SOURCE_COLUMN = {'source': "TEXT NOT NULL DEFAULT ''"}  # who did it: added like the hang's to an older events table
 
 
 class Corrupt(sqlite3.DatabaseError):
@@ -136,8 +137,9 @@ class Store:
             db.execute('PRAGMA synchronous=NORMAL')
             db.execute('PRAGMA foreign_keys=ON')
             prepare(db)
-            _add_stall_columns(db)
+            _add_columns(db, 'tasks', STALL_COLUMNS)
             db.execute(EVENTS_TABLE)
+            _add_columns(db, 'events', SOURCE_COLUMN)
         except BaseException:
             db.close()
             raise
@@ -217,8 +219,8 @@ class Store:
         """What happened to the run, in order (none for a run stored by the taskdemo before events)."""
         rows = self._db.execute(f'SELECT {", ".join(EVENT_COLUMNS[1:])} FROM events WHERE run_id = ? ORDER BY seq',
                                 (run_id,))
-        return [RunEvent(at_s=at_s, kind=EventKind(kind), wall=wall, tasks=tuple(json.loads(tasks)), crash=bool(crash))
-                for at_s, kind, wall, tasks, crash in rows]
+        return [RunEvent(at_s=at_s, kind=EventKind(kind), wall=wall, tasks=tuple(json.loads(tasks)), crash=bool(crash),
+                         source=source) for at_s, kind, wall, tasks, crash, source in rows]
 
     def events_to_restore(self, run: Run) -> list[RunEvent]:
         """The events of `run` as `last_run` gave it back: one found interrupted whose log does not end so was
@@ -289,24 +291,25 @@ def attempt_rows(run_id: int, task: Task) -> list[tuple]:
 
 def event_row(run_id: int, seq: int, event: RunEvent) -> tuple:
     """An event as the events table holds it (run_id, then EVENT_COLUMNS)."""
-    return (run_id, seq, event.at_s, event.kind.value, event.wall, json.dumps(list(event.tasks)), int(event.crash))
+    return (run_id, seq, event.at_s, event.kind.value, event.wall, json.dumps(list(event.tasks)), int(event.crash),
+            event.source)
 
 
-def _add_stall_columns(db: sqlite3.Connection) -> None:
-    """Give the tasks table the columns of a hang, if it lacks them (a database of the taskdemo before hangs)."""
-    have = {row[1] for row in db.execute('PRAGMA table_info(tasks)')}
-    missing = [name for name in STALL_COLUMNS if name not in have]
+def _add_columns(db: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
+    """Give `table` the `columns` it lacks (a database of the taskdemo before hangs, or before sources)."""
+    have = {row[1] for row in db.execute(f'PRAGMA table_info({table})')}
+    missing = [name for name in columns if name not in have]
     if not missing:
         return
     db.execute('BEGIN IMMEDIATE')
     try:
         for name in missing:
-            db.execute(f'ALTER TABLE tasks ADD COLUMN {name} {STALL_COLUMNS[name]}')
+            db.execute(f'ALTER TABLE {table} ADD COLUMN {name} {columns[name]}')
     except BaseException:
         db.execute('ROLLBACK')
         raise
     db.execute('COMMIT')
-    log.info('the tasks table of the database gained the columns %s', ', '.join(missing))
+    log.info('the %s table of the database gained the columns %s', table, ', '.join(missing))
 
 
 def _is_corrupt(error: sqlite3.DatabaseError) -> bool:

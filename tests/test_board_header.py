@@ -9,6 +9,7 @@ import pytest
 from nicegui.testing import User
 
 from taskdemo import insight
+from taskdemo.control import LocalCommands
 from taskdemo.driver import Driver
 from taskdemo.settings import RunSettings
 from taskdemo.simulator import Simulator
@@ -60,18 +61,20 @@ async def test_the_outcome_stands_beside_the_seeds_button_and_no_notification_re
 
 
 async def test_a_run_cancelled_elsewhere_is_notified_but_not_one_cancelled_here(user: User, sim):
-    """Another tab or the API cancels through the same `sim.cancel()`; NiceGUI's simulated users share one
-    `ui.notify` (the last user touched gets it), so the other tab is the API here."""
+    """NiceGUI's simulated users share one `ui.notify` (the last user touched gets it), so the other tab is the
+    API here."""
     await user.open('/')
     user.find('Start Process').click()
     sim.step(30)
     user.find('Cancel').click()
+    user.find(marker='confirm-run-yes').click()
     await user.should_see('Start over')
     assert user.notify.messages == [], 'cancelled here: this page knows'
     user.find('Start over').click()
     sim.step(30)
-    sim.cancel()  # through the API, or from another tab
-    assert [message.split('.')[0] for message in user.notify.messages] == ['Cancelled from elsewhere']
+    await LocalCommands(sim).by('api:127.0.0.1').cancel()
+    await user.should_see('Run 2 cancelled by API from 127.0.0.1')
+    assert [message.split('.')[0] for message in user.notify.messages] == ['Run 2 cancelled by API from 127']
 
 
 async def test_the_summary_sits_above_the_grid_and_stays_while_the_failures_are_retried(user: User, sim):

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from taskdemo.api import install_api, install_error_handlers
-from taskdemo.control import OPS, ControlError, LocalCommands, execute
+from taskdemo.control import OPS, Commands, ControlError, LocalCommands, execute
 from taskdemo.services import get_commands, get_services, local_services
 from taskdemo.settings import Settings
 from taskdemo.simulator import RunState, Simulator
@@ -93,13 +93,13 @@ async def test_local_commands_take_effect_before_their_first_await_returns(sim: 
         await commands.resume()
 
 
-class Paused:
+class Paused(Commands):
     """Commands while no process can take them, as a cluster answers during a takeover."""
 
     def __init__(self, retry_after: float | None) -> None:
         self.retry_after = retry_after
 
-    async def reset(self) -> dict[str, Any]:
+    async def send(self, op: str, args: dict[str, Any], source: str) -> dict[str, Any]:
         raise ControlError(503, 'No process is advancing the run right now.', retry_after=self.retry_after)
 
 

@@ -12,7 +12,7 @@ from taskdemo.api import install_api, install_error_handlers
 from taskdemo.history import SqliteHistory
 from taskdemo.routes.history import EXPORT_COLUMNS
 from taskdemo.settings import RunSettings, Settings
-from taskdemo.simulator import Task, TaskStatus
+from taskdemo.simulator import RunEvent, Task, TaskStatus
 from taskdemo.store import RunRow
 
 from .helpers import finish
@@ -105,8 +105,8 @@ class OneRun:
 
     keep_runs = 1
 
-    def __init__(self, row: RunRow, tasks: list[Task]) -> None:
-        self.row, self.kept_tasks = row, tasks
+    def __init__(self, row: RunRow, tasks: list[Task], events: list[RunEvent]) -> None:
+        self.row, self.kept_tasks, self.kept_events = row, tasks, events
 
     async def runs(self, limit: int | None = None) -> list[RunRow]:
         return [self.row][:limit]
@@ -117,6 +117,9 @@ class OneRun:
     async def tasks(self, run_id: int) -> list[Task]:
         return self.kept_tasks if run_id == self.row.id else []
 
+    async def events(self, run_id: int) -> list[RunEvent]:
+        return self.kept_events if run_id == self.row.id else []
+
 
 async def test_the_routes_read_any_history_through_its_interface(sim):
     sim.start(RunSettings(tasks=2, seed=1, failure_rate=0))
@@ -125,10 +128,13 @@ async def test_the_routes_read_any_history_through_its_interface(sim):
                  elapsed_s=sim.run.elapsed_s, finished_s=sim.run.finished_s, total=2, completed=2, failed=0,
                  cancelled=0)
     app = FastAPI()
-    install_api(app, sim, Settings(), history=OneRun(row, sim.tasks))
+    install_api(app, sim, Settings(), history=OneRun(row, sim.tasks, sim.events))
     install_error_handlers(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
         assert [run['id'] for run in (await client.get('/runs')).json()] == [7]
-        assert [task['status'] for task in (await client.get('/runs/7')).json()['tasks']] == ['completed'] * 2
+        whole = (await client.get('/runs/7')).json()
+        assert [task['status'] for task in whole['tasks']] == ['completed'] * 2
+        assert [entry['text'] for entry in whole['activity']] == [
+            'Run 7 started: 2 tasks, 0 % failing, 30-120 s, ×1, seed 1', 'Run 7 completed']
         missing = await client.get('/runs/6')
         assert missing.status_code == 404 and 'keeps the last 1' in missing.json()['detail']

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from nicegui.testing import User, user_simulation
 
-from taskdemo.model import Task
+from taskdemo.model import RunEvent, Task
 from taskdemo.settings import Settings
 from taskdemo.simulator import Simulator
 from taskdemo.store import RunRow
@@ -28,6 +28,7 @@ class Kept:
 
     def __init__(self) -> None:
         self.kept: dict[int, tuple[RunRow, list[Task]]] = {}
+        self.kept_events: dict[int, list[RunEvent]] = {}
 
     def keep(self, sim: Simulator) -> RunRow:
         run, counts = sim.run, sim.counts
@@ -36,6 +37,7 @@ class Kept:
                      state=run.state.value, elapsed_s=run.elapsed_s, finished_s=run.finished_s, total=sim.total,
                      completed=counts.completed, failed=counts.failed, cancelled=counts.cancelled)
         self.kept[run.id] = (row, copy.deepcopy(sim.tasks))
+        self.kept_events[run.id] = list(sim.events)
         return row
 
     async def runs(self, limit: int | None = None) -> list[RunRow]:
@@ -46,6 +48,9 @@ class Kept:
 
     async def tasks(self, run_id: int) -> list[Task]:
         return self.kept[run_id][1]
+
+    async def events(self, run_id: int) -> list[RunEvent]:
+        return self.kept_events.get(run_id, [])
 
 
 @pytest.fixture

@@ -141,6 +141,10 @@ async def test_cancel_ends_the_run_and_the_cards_say_cancelled(user: User, sim):
     user.find('Start Process').click()
     sim.step(40)
     user.find('Cancel').click()
+    await user.should_see('Run 1 is still going', marker='confirm-run-question')
+    assert sim.active, 'asked first: the run is still going'
+    user.find(marker='confirm-run-yes').click()
+    await user.should_see('Start over')
     assert sim.state == RunState.CANCELLED
     await user.should_see(f'Cancelled: {sim.counts.cancelled}')
     await user.should_see('Start over')

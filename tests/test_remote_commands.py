@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from nicegui.testing import User, user_simulation
 
-from taskdemo.control import ControlError, LocalCommands
+from taskdemo.control import Commands, ControlError, LocalCommands
 from taskdemo.simulator import RunState, Simulator, TaskStatus
 from taskdemo.ui.grid import TaskGrid
 from taskdemo.ui.page import create_root
@@ -20,40 +20,16 @@ from .helpers import finish
 PAUSED = 'No process is advancing the run right now; try again in a moment.'
 
 
-class Remote:
+class Remote(Commands):
     """Commands sent elsewhere: the answer comes a turn of the event loop later, or not at all while paused."""
 
     def __init__(self, sim: Simulator) -> None:
         self.local = LocalCommands(sim)
         self.paused = False
 
-    async def start(self, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    async def send(self, op: str, args: dict[str, Any], source: str) -> dict[str, Any]:
         await self._wait()
-        return await self.local.start(settings)
-
-    async def reset(self) -> dict[str, Any]:
-        await self._wait()
-        return await self.local.reset()
-
-    async def cancel(self) -> dict[str, Any]:
-        await self._wait()
-        return await self.local.cancel()
-
-    async def resume(self) -> dict[str, Any]:
-        await self._wait()
-        return await self.local.resume()
-
-    async def retry(self, tasks: list[int] | None = None, error: str | None = None) -> dict[str, Any]:
-        await self._wait()
-        return await self.local.retry(tasks, error)
-
-    async def cancel_task(self, task_id: int) -> dict[str, Any]:
-        await self._wait()
-        return await self.local.cancel_task(task_id)
-
-    async def retry_task(self, task_id: int) -> dict[str, Any]:
-        await self._wait()
-        return await self.local.retry_task(task_id)
+        return await self.local.send(op, args, source)
 
     async def _wait(self) -> None:
         await asyncio.sleep(0)
@@ -86,9 +62,10 @@ async def test_commands_that_wait_start_cancel_and_retry_the_run_as_local_ones_d
     assert sim.active
     sim.step(10)
     user.find('Cancel').click()
+    user.find(marker='confirm-run-yes').click()
     await user.should_see('Start over')
     assert sim.state == RunState.CANCELLED
-    assert user.notify.messages == [], 'cancelled here, though the answer came later: no "from elsewhere"'
+    assert user.notify.messages == [], 'cancelled here, though the answer came later: not told as news'
     user.find('Start over').click()
     await user.should_see('Processing...')
     finish(sim)
@@ -109,10 +86,11 @@ async def test_a_503_while_no_process_takes_commands_shows_in_words_and_changes_
     await user.should_see('Processing...')
     remote.paused = True
     user.find('Cancel').click()
+    user.find(marker='confirm-run-yes').click()
     await user.should_see(f'Not cancelled: {PAUSED}')
     assert sim.active
-    sim.cancel()  # then the run is cancelled by somebody else: this page did not do it, and says so
-    await user.should_see('Cancelled from elsewhere')
+    await LocalCommands(sim).by('api:10.0.0.7').cancel()  # then somebody else cancels it: this page says so
+    await user.should_see('Run 1 cancelled by API from 10.0.0.7')
 
 
 async def test_the_settings_panel_keeps_its_values_open_when_its_start_is_refused(user: User, sim, remote):

@@ -5,42 +5,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
-from ..control import ControlError
+from ..control import Commands, ControlError
 from .link import ANSWER_WAIT_S, UNREACHABLE, Link
 
 COMMANDS_KEPT = 1000
 
 
-class RedisCommands:
+class RedisCommands(Commands):
     def __init__(self, link: Link) -> None:
         self.link = link
         self.sent = 0
 
-    async def start(self, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return await self._send('start', {'settings': dict(settings) if settings is not None else None})
-
-    async def reset(self) -> dict[str, Any]:
-        return await self._send('reset', {})
-
-    async def cancel(self) -> dict[str, Any]:
-        return await self._send('cancel', {})
-
-    async def resume(self) -> dict[str, Any]:
-        return await self._send('resume', {})
-
-    async def retry(self, tasks: list[int] | None = None, error: str | None = None) -> dict[str, Any]:
-        return await self._send('retry', {'tasks': tasks, 'error': error})
-
-    async def cancel_task(self, task_id: int) -> dict[str, Any]:
-        return await self._send('cancel_task', {'task': task_id})
-
-    async def retry_task(self, task_id: int) -> dict[str, Any]:
-        return await self._send('retry_task', {'task': task_id})
-
-    async def _send(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+    async def send(self, op: str, args: dict[str, Any], source: str) -> dict[str, Any]:
         link = self.link
         if not link.up:
             raise ControlError(503, f'Cannot reach Redis since {link.since_text()}: control is paused until it is '
@@ -50,7 +28,8 @@ class RedisCommands:
             if not await link.fast.exists(link.keys.lease):
                 raise ControlError(503, 'No process is advancing the run right now (another one is taking over); '
                                         'try again in a moment.', retry_after=1)
-            await link.fast.xadd(link.keys.commands, {'op': op, 'args': json.dumps(args), 'reply': request},
+            await link.fast.xadd(link.keys.commands, {'op': op, 'args': json.dumps(args), 'reply': request,
+                                                        'source': source},
                                  maxlen=COMMANDS_KEPT, approximate=True)
             self.sent += 1
             answer = await link.blocking.blpop([link.keys.reply(request)], timeout=ANSWER_WAIT_S)

@@ -227,7 +227,8 @@ class Engine:
         if self._wall() * 1000 - int(command_id.split('-')[0]) > COMMAND_LIFETIME_S * 1000:
             return  # its sender gave up long ago; doing it now would surprise everybody
         try:
-            reply: dict[str, Any] = {'ok': execute(self.sim, fields['op'], json.loads(fields['args']))}
+            done = execute(self.sim, fields['op'], json.loads(fields['args']), fields.get('source', ''))
+            reply: dict[str, Any] = {'ok': done}
         except ControlError as error:
             reply = {'status': error.status, 'detail': error.detail}
         try:

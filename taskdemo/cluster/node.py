@@ -114,7 +114,8 @@ class ClusterNode:
             self.mirror.paused = False
             raise
         away_s = max(0.0, self._wall() - self.mirror.entry_ms / 1000) if self.mirror.entry_ms else 0.0
-        interrupted = take_over(self.sim, away_s=away_s, resume_limit_s=self.resume_limit_s)
+        moved_to = f'process:{self.id}' if self.mirror.epoch is not None else None  # None: a fresh Redis's first
+        interrupted = take_over(self.sim, away_s=away_s, resume_limit_s=self.resume_limit_s, moved_to=moved_to)
         self.takeovers += 1
         if self.mirror.epoch is not None:  # not the very first engine of a fresh Redis
             self._taken_over_at = self._wall()

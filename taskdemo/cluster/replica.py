@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..model import COUNT_FIELD, Counts, RunState, TaskStatus
+from ..model import COUNT_FIELD, Counts, EventKind, RunState, TaskStatus
 from ..simulator import Simulator
 from .wire import Entry, Snapshot, event_of, task_of
 
@@ -79,7 +79,7 @@ def _set_clock(sim: Simulator, clock: list | None) -> None:
     run.state = RunState(state)
 
 
-def take_over(sim: Simulator, *, away_s: float, resume_limit_s: float) -> bool:
+def take_over(sim: Simulator, *, away_s: float, resume_limit_s: float, moved_to: str | None = None) -> bool:
     """Go on with the mirrored run as its engine. Returns True when the run was interrupted instead, to be resumed
     by hand: its engine was gone longer than `resume_limit_s`.
 
@@ -96,8 +96,19 @@ def take_over(sim: Simulator, *, away_s: float, resume_limit_s: float) -> bool:
     old engine advanced but could not publish was never shown anywhere but on its own pages, and is not the run.
 
     Waiting tasks wait in the order of their ids (the old engine's queue is not mirrored). A run that was not
-    running (finished, or stopped cleanly) is left as it is, with its log.
+    running (finished, or stopped cleanly) is left as it is, with its log. `moved_to` (this process's source,
+    'process:host:port', when the run had another engine before): the run's log says so first (MOVED), and the
+    interruption and resumption are that process's doing.
     """
+    if moved_to is not None and sim.run is not None:
+        with sim.acting(moved_to):
+            sim._event(EventKind.MOVED)
+            sim._emit(run=True)
+            return _go_on(sim, away_s, resume_limit_s)
+    return _go_on(sim, away_s, resume_limit_s)
+
+
+def _go_on(sim: Simulator, away_s: float, resume_limit_s: float) -> bool:
     sim._due.clear()
     sim._waiting = deque(task.id for task in sim.tasks if task.status == TaskStatus.PENDING)
     if not sim.active:

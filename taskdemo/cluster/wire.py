@@ -89,20 +89,19 @@ def tasks_of(text: str) -> list[Task]:
 
 
 def event_record(event: RunEvent) -> list:
-    """An event as one list, `[at_s, kind, wall]`, then its tasks, then 1 when it is a crash: only as long as it
-    needs to be (most events name no task)."""
-    record = [event.at_s, event.kind.value, event.wall]
-    if event.tasks or event.crash:
-        record.append(list(event.tasks))
-    if event.crash:
-        record.append(1)
+    """An event as one list, `[at_s, kind, wall]`, then its tasks, 1 when it is a crash, and its source: only as
+    long as it needs to be (most events name no task, and only commands have a source)."""
+    record = [event.at_s, event.kind.value, event.wall, list(event.tasks), int(event.crash), event.source]
+    while len(record) > 3 and not record[-1]:
+        record.pop()
     return record
 
 
 def event_of(record: list) -> RunEvent:
     at_s, kind, wall, *rest = record
-    return RunEvent(at_s=at_s, kind=EventKind(kind), wall=wall, tasks=tuple(rest[0]) if rest else (),
-                    crash=len(rest) > 1 and bool(rest[1]))
+    tasks, crash, source = [*rest, *[(), 0, ''][len(rest):]][:3]
+    return RunEvent(at_s=at_s, kind=EventKind(kind), wall=wall, tasks=tuple(tasks), crash=bool(crash),
+                    source=source)
 
 
 def events_text(events: list[RunEvent]) -> str:

@@ -24,5 +24,6 @@ def cluster_services(sim: Simulator, settings: Settings) -> tuple[Services, Clus
     node = ClusterNode(sim, link, port=settings.port, keep_runs=settings.keep_runs,
                        resume_limit_s=settings.takeover_limit, presence=services.presence)
     services.cluster = node
+    services.presence.where = node.id  # tab names are this process's: 'tab:7f3@host:8081' tells them apart
     return services, node
 

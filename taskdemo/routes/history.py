@@ -1,6 +1,6 @@
-"""Past runs over HTTP: `GET /runs`, `GET /runs/{id}` and exports as JSON and CSV (one row per task), read from
-the app's `History` (none without a data folder); and any run replayed at any moment, `GET /runs/{id}/state?at=`
-(the live run too, from memory)."""
+"""Past runs over HTTP: `GET /runs`, `GET /runs/{id}` and exports as JSON (with the run's activity) and CSV (one
+row per task), read from the app's `History` (none without a data folder); and any run replayed at any moment,
+`GET /runs/{id}/state?at=` (the live run too, from memory)."""
 from __future__ import annotations
 
 import csv
@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import WithJsonSchema
 
 from .. import protocol
+from ..activity import run_entries
 from ..history import History
 from ..model import RunState, Task
 from ..replay import Replay
@@ -66,7 +67,7 @@ async def run(history: HistoryDep, run_id: RunId, at: OptionalAt = None,
         query = {'run': run_id} if moment is None else {'run': run_id, 'at': _query_number(moment)}
         return RedirectResponse(f'../?{urlencode(query)}', status_code=303)
     row, tasks = await _find(history, run_id)
-    return {**row.as_dict(), 'tasks': [export_row(row, task) for task in tasks]}
+    return await _whole(history, row, tasks)
 
 
 @router.get('/runs/{run_id}/state', tags=['history'], response_model=None,
@@ -96,10 +97,9 @@ async def state(replays: ReplaysDep, run_id: RunId, at: At,
 
 @router.get('/runs/{run_id}/export.json', tags=['history'], responses=NO_RUN)
 async def export_json(history: HistoryDep, run_id: RunId) -> JSONResponse:
-    """One run with every task, as a file to download."""
+    """One run with every task and its activity, as a file to download."""
     row, tasks = await _find(history, run_id)
-    body = {**row.as_dict(), 'tasks': [export_row(row, task) for task in tasks]}
-    return JSONResponse(body, headers=_attachment(f'taskdemo-run-{run_id}.json'))
+    return JSONResponse(await _whole(history, row, tasks), headers=_attachment(f'taskdemo-run-{run_id}.json'))
 
 
 @router.get('/runs/{run_id}/export.csv', tags=['history'], response_class=Response,
@@ -129,6 +129,13 @@ def export_row(run: RunRow, task: Task) -> dict[str, Any]:
         'attempt': task.attempt,
         'earlier_errors': ' | '.join(attempt.error or 'failed' for attempt in task.earlier),
     }
+
+
+async def _whole(history: History, row: RunRow, tasks: list[Task]) -> dict[str, Any]:
+    """A run with every task, and its activity (who did what to it, as `GET /activity` gives it), oldest first."""
+    activity = run_entries(row.id, await history.events(row.id), row.settings, row.seed)
+    return {**row.as_dict(), 'tasks': [export_row(row, task) for task in tasks],
+            'activity': [entry.as_dict() for entry in activity]}
 
 
 async def _find(history: History | None, run_id: int) -> tuple[RunRow, list[Task]]:

@@ -116,6 +116,24 @@ class StatusReply(BaseModel):
                                      'the same version show the same state')
 
 
+class ActivityEntry(BaseModel):
+    run_id: int
+    seq: int = Field(description='its place in the run\'s log of events')
+    kind: Literal['start', 'cancel', 'completed', 'retry', 'cancel_task', 'retry_task', 'interrupted', 'resume',
+                  'reset', 'moved']
+    wall: float = Field(description='when, in seconds since the epoch')
+    at_s: float = Field(description='when, in seconds since the run started (its `elapsed_s` then)')
+    tasks: list[int] = Field(description='the tasks it named (retry, cancel_task, retry_task)')
+    source: str = Field(description='who did it: "tab:7f3" (a board tab; "tab:7f3@host:port" in a cluster), '
+                                    '"api:127.0.0.1", "token" (the API with the control token), "process:host:port" '
+                                    '(a cluster process that took the run over); empty for the run itself')
+    by: str = Field(description='`source` in words: "a board tab (tab 7f3)", "API from 127.0.0.1"')
+    text: str = Field(description='what happened, in words: "Run 4 cancelled"')
+
+
+class ActivityReply(BaseModel):
+    entries: list[ActivityEntry] = Field(description='newest first')
+
 
 class StateReply(StatusReply):
     """`GET /runs/{run_id}/state?at=`: the board of a run at one moment, in the `/status` shape, plus which moment

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Header, Query, WebSocket
 from fastapi.responses import Response
 from starlette.websockets import WebSocketDisconnect
 
-from ..services import BroadcasterDep, PresenceDep, StatusesDep
-from .models import StatusReply
+from ..activity import KEEP
+from ..services import ActivityDep, BroadcasterDep, PresenceDep, StatusesDep
+from .models import ActivityReply, Problem, StatusReply
 
 SEND_TIMEOUT_S = 10.0
 
@@ -28,6 +29,16 @@ async def status(statuses: StatusesDep, broadcaster: BroadcasterDep, presence: P
         return Response(statuses.gzip(**now), media_type='application/json',
                         headers={'Content-Encoding': 'gzip', 'Vary': 'Accept-Encoding'})
     return Response(statuses.text(**now), media_type='application/json')
+
+
+@router.get('/activity', response_model=ActivityReply, tags=['watch'],
+            responses={422: {'model': Problem, 'description': f'`limit` is not a whole number from 1 to {KEEP}'}})
+async def activity(activity: ActivityDep,
+                   limit: Annotated[int, Query(ge=1, le=KEEP, description='how many, newest first')] = 50) -> dict:
+    """What was done to the runs and from where, newest first: every command (start, reset, cancel, resume,
+    retry, a task cancelled or retried), a run completing, a restart finding a run cut off, and in a cluster the
+    run moving to another process."""
+    return {'entries': [entry.as_dict() for entry in activity.recent(limit)]}
 
 
 @router.websocket('/ws')

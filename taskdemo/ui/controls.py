@@ -11,7 +11,9 @@ from nicegui import ui
 from ..access import token_matches
 from ..control import Commands, ControlError
 from ..model import RunState
+from ..presence import Viewers
 from ..view import RunView
+from .confirm import cancel_question, confirmed, start_over_question
 from .eager import eager
 from .run_model import RunModel
 from .settings_panel import next_run_line
@@ -23,14 +25,16 @@ class RunControls:
     `RunModel`; the rest follows each change of the run (`update`)."""
 
     def __init__(self, view: RunView, commands: Commands, model: RunModel, *, control_token: str | None = None,
-                 on_unlock: Callable[[], None] = lambda: None) -> None:
+                 on_unlock: Callable[[], None] = lambda: None,
+                 viewers: Callable[[], Viewers] = lambda: Viewers(1, 0)) -> None:
+        """`viewers()`: who is watching now, this tab included (Cancel and Start over ask first when others are)."""
         self._view = view
+        self._viewers = viewers
         self._commands = commands
         self._model = model
         self._on_unlock = on_unlock
         self._token = control_token
         self.unlocked = control_token is None
-        self.cancelled_here = False  # this page cancelled the run that ended last (so it needs no notification)
         with ui.column().classes('items-end gap-0 grow') as self.root:  # hidden while the page replays a run
             with ui.row().classes('items-center justify-end gap-2') as self.row:
                 self._outcome = ui.label().classes('text-sm font-medium counter').mark('outcome')
@@ -53,6 +57,9 @@ class RunControls:
     @eager
     async def start(self) -> None:
         if not self.unlocked:
+            return
+        question = start_over_question(self._view, self._viewers())
+        if question and not await confirmed('Start a new run?', question, 'Start the new run', 'Not now'):
             return
         if await self._command(self._commands.start(), 'Not started') is not None:
             self.focus_cancel()
@@ -83,9 +90,12 @@ class RunControls:
     async def cancel(self) -> None:
         if not self.unlocked:
             return
-        self.cancelled_here = True  # before: the run's end may be announced before the command's answer comes
-        if await self._command(self._commands.cancel(), 'Not cancelled', quiet_conflict=True) is None:
-            self.cancelled_here = False
+        question = cancel_question(self._view, self._viewers())
+        run = self._view.run
+        if question and run is not None and \
+                not await confirmed(f'Cancel run {run.id:,}?', question, 'Cancel the run', 'Keep it running'):
+            return
+        await self._command(self._commands.cancel(), 'Not cancelled', quiet_conflict=True)
 
     async def _command(self, command: Awaitable[dict[str, Any]], refused: str, *,
                        quiet_conflict: bool = False) -> dict[str, Any] | None:

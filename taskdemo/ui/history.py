@@ -8,9 +8,12 @@ from types import SimpleNamespace
 
 from nicegui import events, ui
 
+from ..activity import run_entries
 from ..history import History
 from ..model import Task, timeout_message
+from ..settings import settings_text
 from ..store import RunRow
+from .activity_panel import entry_list
 from .dialogs import dialog_heading
 from .grid import TaskGrid
 from .summary import counts_words, format_duration
@@ -63,20 +66,6 @@ def table_row(row: RunRow) -> dict:
     }
 
 
-def settings_text(settings: dict, seed: int) -> str:
-    """1,000 tasks, 20 % failing, 30-120 s, ×1, seed 7 (and "10 at a time", "10 % hanging", "time limit 90 s" when
-    the run had them)."""
-    text = (f"{settings['tasks']:,} tasks, {100 * settings['failure_rate']:g} % failing, "
-            f"{settings['min_duration']:,g}-{settings['max_duration']:,g} s, ×{settings['speed']:g}")
-    if settings.get('concurrency'):
-        text += f", {settings['concurrency']:,} at a time"
-    if settings.get('stall_rate'):
-        text += f", {100 * settings['stall_rate']:g} % hanging"
-    if settings.get('task_timeout'):
-        text += f", time limit {settings['task_timeout']:,g} s"
-    return f'{text}, seed {seed}'
-
-
 def outcome_text(row: RunRow) -> str:
     """Completed in 1 min 5 s: 35 completed, 15 failed (and 3 cancelled, when any were)."""
     word, joint = state_words(row.state)
@@ -114,9 +103,12 @@ class HistoryPanel:
     """`on_replay(run_id)`: what "Replay this run" in a run's dialog does (the board replays it); without it the
     dialog has no such button."""
 
-    def __init__(self, history: History, *, on_replay: Callable[[int], Awaitable[None]] | None = None) -> None:
+    def __init__(self, history: History, *, on_replay: Callable[[int], Awaitable[None]] | None = None,
+                 me: str = '') -> None:
+        """`me`: this tab's source (its own doings in a run's activity read "by you")."""
         self._history = history
         self._on_replay = on_replay
+        self._me = me
         with ui.expansion('History', icon='history').classes('w-full').mark('history') as self._expansion:
             self._table = ui.table(columns=COLUMNS, rows=[], row_key='id', pagination=10) \
                 .classes('history-table w-full').props('flat dense wrap-cells').mark('history-table')
@@ -135,6 +127,7 @@ class HistoryPanel:
         run_id = int(event.args)
         row = await self._history.run(run_id)
         tasks = await self._history.tasks(run_id)
+        events = await self._history.events(run_id)
         if row is None:
             ui.notify(f'Run {run_id} is no longer in the history.', type='warning')
             return
@@ -154,6 +147,9 @@ class HistoryPanel:
             ui.label('Timeline: one bar per attempt; a striped part: the task stood still (stalled).') \
                 .classes('text-sm font-semibold')
             past_timeline(tasks, run_seconds(row), row.settings.get('speed', 1.0)).mark('run-timeline')
+            ui.label('Activity: what was done to this run, and from where.').classes('text-sm font-semibold')
+            entry_list(run_entries(row.id, events, row.settings, row.seed), me=self._me,
+                       empty='None kept (a run stored before taskdemo kept its events).').mark('run-activity')
         dialog.on('hide', dialog.delete)
         dialog.open()
 

@@ -118,7 +118,7 @@ def test_a_page_on_one_process_shows_a_run_started_on_another(shared_run: Cluste
     expect(page.locator('.cluster-banner')).to_be_hidden()
     page.evaluate(WATCH_RUNNING)
     sent = time.time()
-    start(a, speed=10.0)  # tasks of 3-12 s: still running when the screenshot below is taken
+    run_id = start(a, speed=10.0)['run_id']  # tasks of 3-12 s: still running when the screenshot below is taken
     returned = time.time()
     page.wait_for_function('() => window.__runningShownAt !== null', timeout=10_000)
     shown_at = page.evaluate('window.__runningShownAt') / 1000  # Date.now() of the same machine's clock
@@ -129,6 +129,11 @@ def test_a_page_on_one_process_shows_a_run_started_on_another(shared_run: Cluste
     path = screenshot(page, 'cluster-mid-run-1280')  # docs/cluster.png is a copy of it
     assert status(c)['state'] == 'running', 'the screenshot is to show a run going'
     assert path.exists()
+    # who did it: the page on c is told, and its Activity lists it (the event came through Redis with its source)
+    started = re.compile(rf'Run {run_id:,} started by API from 127\.0\.0\.1: ')
+    expect(page.get_by_text(started).first).to_be_visible()
+    page.get_by_role('button', name='Activity').click()
+    expect(page.locator('.activity-entry').first).to_contain_text(started)
 
 
 def test_a_page_whose_process_is_killed_comes_back_on_a_live_one(shared_run: Cluster, open_page, figures) -> None:

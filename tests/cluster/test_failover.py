@@ -118,6 +118,13 @@ def test_a_killed_engine_is_replaced_within_the_lease_and_the_run_goes_on(shared
     moved = kinds.index(EventKind.INTERRUPTED)
     assert kinds[moved + 1] == EventKind.RESUME and stored[moved].at_s == stored[moved + 1].at_s, stored
     assert not stored[moved].crash and stored[moved].at_s >= before['elapsed_s']
+    # ... and who moved it: the new engine, which says so first, and does the interruption and the resumption
+    taker = f'process:{get(successor, "/cluster").json()["this"]}'
+    assert kinds[moved - 1] == EventKind.MOVED and {event.source for event in stored[moved - 1:moved + 2]} == {taker}
+    assert stored[0].source == 'api:127.0.0.1', 'started through the API of a board process'
+    on_board = get(board, '/activity', params={'limit': 500}).json()['entries']
+    assert [(e['kind'], e['by']) for e in on_board if e['run_id'] == run_id and e['kind'] == 'moved'] == \
+        [('moved', f'process {taker.removeprefix("process:")}')]
     replayed = [get(node, f'/runs/{run_id}/state', params={'at': before['elapsed_s']}).json()
                 for node in shared_run.nodes if node is not engine]
     assert replayed[0] == replayed[1] and replayed[0]['exact']

@@ -189,8 +189,25 @@ async def test_a_run_reset_while_it_runs_is_stored_as_it_ended(process, clock) -
     history = a.history()
     row = await history.run(1)
     assert (row.state, row.cancelled, row.elapsed_s) == ('cancelled', cancelled, DT)
-    assert [event.kind for event in await history.events(1)] == [EventKind.START, EventKind.CANCEL]
+    assert [event.kind for event in await history.events(1)] == [EventKind.START, EventKind.CANCEL, EventKind.RESET]
     assert sum(task.status == TaskStatus.CANCELLED for task in await history.tasks(1)) == cancelled
+
+
+async def test_a_finished_run_reset_later_gets_its_reset_in_the_history(process, clock) -> None:
+    a = process(**SETTINGS)
+    engine = await a.lead('a')
+    execute(a.sim, 'start', {'settings': None}, 'tab:abc')
+    while a.sim.active:
+        a.sim.step(DT)
+    await engine.publish()
+    for _ in range(3):  # long after it ended: published, and the snapshot written again since
+        a.sim.step(DT)
+        await engine.publish()
+    execute(a.sim, 'reset', {}, 'token')
+    await engine.publish()
+    events = await a.history().events(1)
+    assert [(event.kind, event.source) for event in events] == [
+        (EventKind.START, 'tab:abc'), (EventKind.COMPLETED, ''), (EventKind.RESET, 'token')]
 
 
 async def test_the_history_has_no_events_for_a_run_stored_before_them_and_is_a_503_without_redis(

@@ -46,7 +46,9 @@ def test_starting_a_run_moves_nothing_and_focus_goes_to_cancel(open_page, board)
     expect(page.get_by_role('button', name='Cancel', exact=True)).to_be_focused()
     expect(page.get_by_text('ETA')).to_be_visible()
     assert page.evaluate(GRID_TOP) == top, 'the grid stayed where it was'
-    page.keyboard.press('Enter')  # Cancel, from the keyboard
+    page.keyboard.press('Enter')  # Cancel, from the keyboard: it asks first (the run is still going) ...
+    expect(page.get_by_role('button', name='Cancel the run')).to_be_focused()
+    page.keyboard.press('Enter')  # ... and one more Enter says yes
     expect(page.get_by_role('button', name='Start over')).to_be_enabled()
     page.get_by_role('button', name='Start over').focus()
     page.keyboard.press('Enter')

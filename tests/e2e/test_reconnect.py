@@ -47,6 +47,7 @@ def test_after_a_server_restart_the_page_recovers_without_a_reload(browser, own_
         page.goto(own_server.base)
         page.get_by_role('button', name='Start Process').click()
         expect(page.get_by_role('button', name='Processing...')).to_be_visible()
+        page.wait_for_function("() => sessionStorage.getItem('taskdemo-seen') !== null")  # it has seen the run
         own_server.stop(kill=True)
         expect(page.get_by_role('button', name='Processing...')).to_be_visible()  # the old state, disconnected
         own_server.start()
@@ -54,6 +55,9 @@ def test_after_a_server_restart_the_page_recovers_without_a_reload(browser, own_
         expect(page.get_by_role('button', name='Resume')).to_be_enabled(timeout=RECOVERY_MS)
         expect(page.get_by_role('button', name='Start over')).to_be_enabled()
         expect(page.get_by_text(re.compile(r'^Interrupted: [1-9]'))).to_be_visible()
+        # the page NiceGUI reloaded once the server was back tells what its page before missed
+        digest = page.locator('.digest')
+        expect(digest).to_contain_text(re.compile(r'Run 1 was interrupted: .*Resume goes on with it\.'))
         page.get_by_role('button', name='Resume').click()
         expect(page.get_by_role('button', name='Processing...')).to_be_disabled()
         expect(page.get_by_role('button', name='Completed! Start over?')).to_be_visible(timeout=RECOVERY_MS)

@@ -39,6 +39,7 @@ def test_limit_cancel_start_again_retry_the_failures_and_read_the_timeline(brows
         assert now['settings']['concurrency'] == 10 and now['pending'] > 0
 
         page.get_by_role('button', name='Cancel').click()
+        page.get_by_role('button', name='Cancel the run').click()
         expect(page.get_by_role('button', name='Start over')).to_be_enabled()
         cancelled = status(board)['cancelled']
         assert cancelled > 0
