@@ -157,7 +157,9 @@ class Board:
             told_as_reset = kind == EventKind.CANCEL and entry.run_id in reset
             if kind not in ANNOUNCED or entry.event.source == self.me or told_as_reset:
                 continue
-            outcome = f' {summary_line(self._view)}' if kind == EventKind.CANCEL else ''
+            run = self._view.run  # a cancel's outcome while its run is still shown (not when a reset came after)
+            shown = kind == EventKind.CANCEL and run is not None and run.id == entry.run_id
+            outcome = f' {summary_line(self._view)}' if shown else ''
             with self._client:
                 ui.notify(f'{entry.sentence()}{outcome}', color='primary', timeout=8000)
 
