@@ -239,13 +239,19 @@ def test_settings_for_a_start_come_from_the_run(make_sim):
     assert activity.recent()[0].text == 'Run 1 started: 2 tasks, 20 % failing, 30-120 s, ×1, 1 at a time, seed 9'
 
 
-def test_the_board_at_a_wall_clock_moment_comes_from_the_runs_log(make_sim, clock):
-    """Time runs from an event that leaves the run running and stands still after one that stops it."""
+def ten_seconds_in(make_sim, clock) -> tuple[Simulator, float]:
+    """A run of 100 s tasks, 10 s in, the wall clock moved with it; and when it began."""
     sim = make_sim(tasks=5, min_duration=100, max_duration=100)
     began = clock()
     sim.start()
     clock.advance(10)
     sim.step(10)
+    return sim, began
+
+
+def test_the_board_at_a_wall_clock_moment_comes_from_the_runs_log(make_sim, clock):
+    """Time runs from an event that leaves the run running and stands still after one that stops it."""
+    sim, began = ten_seconds_in(make_sim, clock)
     sim.interrupt()
     clock.advance(90)  # stopped: its time stands
     sim.resume()
@@ -260,11 +266,7 @@ def test_the_board_at_a_wall_clock_moment_comes_from_the_runs_log(make_sim, cloc
 
 
 def test_a_crash_found_on_a_restart_came_after_anything_a_connected_page_saw(make_sim, clock):
-    sim = make_sim(tasks=5, min_duration=100, max_duration=100)
-    began = clock()
-    sim.start()
-    clock.advance(10)
-    sim.step(10)
+    sim, began = ten_seconds_in(make_sim, clock)
     events = crash_noted(replace(sim.run, state=RunState.INTERRUPTED), sim.events)  # as a restart finds it
     assert events[-1].crash and events[-1].wall == began + 10
     assert moment_at(sim.run, events, began + 10.5) == (RunState.RUNNING, 10.0), 'a page saw it running then'

@@ -100,21 +100,16 @@ def take_over(sim: Simulator, *, away_s: float, resume_limit_s: float, moved_to:
     'process:host:port', when the run had another engine before): the run's log says so first (MOVED), and the
     interruption and resumption are that process's doing.
     """
-    if moved_to is not None and sim.run is not None:
-        with sim.acting(moved_to):
+    with sim.acting(moved_to or ''):
+        if moved_to is not None and sim.run is not None:
             sim._event(EventKind.MOVED)
             sim._emit(run=True)
-            return _go_on(sim, away_s, resume_limit_s)
-    return _go_on(sim, away_s, resume_limit_s)
-
-
-def _go_on(sim: Simulator, away_s: float, resume_limit_s: float) -> bool:
-    sim._due.clear()
-    sim._waiting = deque(task.id for task in sim.tasks if task.status == TaskStatus.PENDING)
-    if not sim.active:
+        sim._due.clear()
+        sim._waiting = deque(task.id for task in sim.tasks if task.status == TaskStatus.PENDING)
+        if not sim.active:
+            return False
+        sim.interrupt()
+        if away_s > resume_limit_s:
+            return True
+        sim.resume()
         return False
-    sim.interrupt()
-    if away_s > resume_limit_s:
-        return True
-    sim.resume()
-    return False
